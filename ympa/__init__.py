@@ -1,0 +1,1 @@
+"""Ympa: an open-source vaccination record system for Sweden."""

@@ -1,0 +1,53 @@
+"""Who does something, through which channel: every service takes an Actor and the audit log records it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from ympa.authn.models import User
+    from ympa.orgs.models import Assignment
+
+
+class ActorKind(models.TextChoices):
+    STAFF = "staff", _("Staff")
+    CITIZEN = "citizen", _("Citizen")
+    SYSTEM = "system", _("System")
+    EXTERNAL = "external", _("External system")
+
+
+class Channel(models.TextChoices):
+    UI = "ui", _("Staff web app")
+    API = "api", _("JSON API")
+    CITIZEN_APP = "citizen_app", _("Citizen app")
+    SYSTEM = "system", _("System")
+    CLI = "cli", _("Command line")
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: ActorKind
+    identity: str
+    display_name: str
+    channel: Channel
+    user: User | None = None
+    assignment: Assignment | None = None
+
+    @classmethod
+    def staff(cls, user: User, assignment: Assignment | None, channel: Channel) -> Actor:
+        return cls(
+            kind=ActorKind.STAFF,
+            identity=user.hsa_id or user.get_username(),
+            display_name=user.get_full_name() or user.get_username(),
+            channel=channel,
+            user=user,
+            assignment=assignment,
+        )
+
+    @classmethod
+    def system(cls, name: str, channel: Channel = Channel.SYSTEM) -> Actor:
+        return cls(kind=ActorKind.SYSTEM, identity=name, display_name=name, channel=channel)

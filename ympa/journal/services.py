@@ -1,0 +1,551 @@
+"""Writes to the vaccination record: each checks rights, validates, writes and logs in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ympa.access.models import Action
+from ympa.access.services import audit_event_record
+from ympa.authn.models import User
+from ympa.catalog.models import Product
+from ympa.core.actor import Actor
+from ympa.core.errors import ConflictError, NotPermitted
+from ympa.journal.models import (
+    AdverseEvent,
+    EntryStatus,
+    Order,
+    OrderBasis,
+    Severity,
+    Site,
+    StandingOrder,
+    Symptom,
+    Vaccination,
+    VaccinationVersion,
+    Visit,
+)
+from ympa.orgs.models import Assignment, CareUnit
+from ympa.orgs.rights import Right
+from ympa.patients.models import Patient
+
+MAX_DOSE_NUMBER = 20
+MAX_DOSE_VOLUME_ML = Decimal("5.0")
+
+
+@dataclass(frozen=True)
+class Administration:
+    """The clinical content of one administration; one value per version of the entry."""
+
+    administered_at: datetime
+    product: Product
+    batch_number: str
+    dose_number: int
+    site: str
+    route: str
+    batch_expiry: date | None = None
+    dose_volume_ml: Decimal | None = None
+    note: str = ""
+    expired_batch_confirmed: bool = False
+
+    @classmethod
+    def of_version(cls, version: VaccinationVersion) -> Administration:
+        return cls(**{f.name: getattr(version, f.name) for f in fields(cls)})
+
+
+def _assignment_with(actor: Actor, right: Right) -> tuple[Assignment, CareUnit]:
+    assignment = actor.assignment
+    if assignment is None or assignment.care_unit is None or not assignment.is_active():
+        raise NotPermitted(_("Choose an active assignment at a care unit first."))
+    if not assignment.has_right(right):
+        raise NotPermitted(
+            _("Your assignment does not include the right: %(right)s.") % {"right": Right(right).label}
+        )
+    return assignment, assignment.care_unit
+
+
+def _user(actor: Actor) -> User:
+    if actor.user is None:
+        raise NotPermitted(_("Only a staff member can write to the record."))
+    return actor.user
+
+
+def _validate(patient: Patient, data: Administration) -> Administration:
+    """Check an administration; returns it normalised. Raises ValidationError with field messages."""
+    errors: dict[str, str] = {}
+    now = timezone.now()
+    if timezone.is_naive(data.administered_at):
+        errors["administered_at"] = _("The time must include a time zone.")
+    elif data.administered_at > now:
+        errors["administered_at"] = _(
+            "The administration time is in the future. Record a dose after it is given."
+        )
+    else:
+        day = timezone.localdate(data.administered_at)
+        if patient.birth_date and day < patient.birth_date:
+            errors["administered_at"] = _("The administration date is before the patient's birth date.")
+        if patient.deceased_on and day > patient.deceased_on:
+            errors["administered_at"] = _("The administration date is after the patient's date of death.")
+        if data.batch_expiry and data.batch_expiry < day and not data.expired_batch_confirmed:
+            errors["batch_expiry"] = _(
+                "The batch expired on %(expiry)s. Check the batch; if the dose was given anyway, "
+                "confirm that the expired batch was used."
+            ) % {"expiry": data.batch_expiry.isoformat()}
+    batch = data.batch_number.strip().upper()
+    if not batch:
+        errors["batch_number"] = _("Enter the batch number from the package.")
+    elif len(batch) > 40:
+        errors["batch_number"] = _("The batch number is longer than 40 characters.")
+    if not data.product.active:
+        errors["product"] = _("This product is no longer in the catalogue.")
+    if not 1 <= data.dose_number <= MAX_DOSE_NUMBER:
+        errors["dose_number"] = _("The dose number must be between 1 and %(max)d.") % {"max": MAX_DOSE_NUMBER}
+    if data.site not in Site.values:
+        errors["site"] = _("Choose the injection site.")
+    if data.product.routes and data.route not in data.product.routes:
+        errors["route"] = _("%(product)s is given %(routes)s, not %(route)s.") % {
+            "product": data.product.name,
+            "routes": "/".join(data.product.routes),
+            "route": data.route,
+        }
+    if data.dose_volume_ml is not None and not Decimal(0) < data.dose_volume_ml <= MAX_DOSE_VOLUME_ML:
+        errors["dose_volume_ml"] = _("The dose volume must be more than 0 and at most 5 ml.")
+    if errors:
+        raise ValidationError(errors)
+    return replace(data, batch_number=batch, note=data.note.strip())
+
+
+def _order_for(
+    *,
+    actor: Actor,
+    user: User,
+    assignment: Assignment,
+    unit: CareUnit,
+    patient: Patient,
+    data: Administration,
+    order: Order | None,
+) -> Order:
+    if order is not None:
+        if (
+            order.patient_id != patient.pk
+            or order.product_id != data.product.pk
+            or order.care_unit_id != unit.pk
+        ):
+            raise ValidationError({"order": _("The order is for another patient, product or care unit.")})
+        if order.status != "active":
+            raise ValidationError({"order": _("The order is no longer active.")})
+        return order
+    day = timezone.localdate(data.administered_at)
+    standing = (
+        StandingOrder.objects.filter(care_unit=unit, products=data.product, valid_from__lte=day)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=day))
+        .order_by("-valid_from")
+        .first()
+    )
+    if standing is not None:
+        return Order.objects.create(
+            patient=patient,
+            care_unit=unit,
+            product=data.product,
+            basis=OrderBasis.STANDING,
+            standing_order=standing,
+            dose_number=data.dose_number,
+            created_by=user,
+        )
+    if assignment.has_right(Right.ORDER):
+        created = Order.objects.create(
+            patient=patient,
+            care_unit=unit,
+            product=data.product,
+            basis=OrderBasis.INDIVIDUAL,
+            prescriber=user,
+            prescriber_assignment=assignment,
+            dose_number=data.dose_number,
+            created_by=user,
+        )
+        audit_event_record(
+            actor=actor,
+            action=Action.CREATE,
+            patient=patient,
+            object_type="journal.order",
+            object_id=str(created.pk),
+            detail={"product": data.product.code, "basis": created.basis},
+        )
+        return created
+    raise ValidationError(
+        {
+            "order": _(
+                "There is no order for %(product)s: ask a physician to order it, or use a standing order."
+            )
+            % {"product": data.product.name}
+        }
+    )
+
+
+def _snapshot(data: Administration) -> dict[str, Any]:
+    return {
+        "administered_at": data.administered_at.isoformat(),
+        "product": data.product.code,
+        "batch_number": data.batch_number,
+        "batch_expiry": data.batch_expiry.isoformat() if data.batch_expiry else None,
+        "dose_number": data.dose_number,
+        "dose_volume_ml": str(data.dose_volume_ml) if data.dose_volume_ml is not None else None,
+        "site": data.site,
+        "route": data.route,
+        "expired_batch_confirmed": data.expired_batch_confirmed,
+    }
+
+
+@transaction.atomic
+def vaccination_record(
+    *,
+    actor: Actor,
+    patient: Patient,
+    data: Administration,
+    order: Order | None = None,
+    idempotency_key: str | None = None,
+    sign: bool = False,
+) -> Vaccination:
+    """Record a dose that was given, as a draft (or signed at once when `sign`).
+
+    The same idempotency key from the same user returns the first record instead of a second one.
+    """
+    user = _user(actor)
+    assignment, unit = _assignment_with(actor, Right.ADMINISTER)
+    if sign:
+        _assignment_with(actor, Right.SIGN)
+    key = (idempotency_key or "").strip()
+    if key:
+        if len(key) > 64:
+            raise ValidationError({"idempotency_key": _("The idempotency key is longer than 64 characters.")})
+        existing = Vaccination.objects.filter(created_by=user, idempotency_key=key).first()
+        if existing is not None:
+            return _same_request(existing, patient)
+    clean = _validate(patient, data)
+    resolved_order = _order_for(
+        actor=actor, user=user, assignment=assignment, unit=unit, patient=patient, data=clean, order=order
+    )
+    visit, _created = Visit.objects.get_or_create(
+        patient=patient,
+        care_unit=unit,
+        visit_date=timezone.localdate(clean.administered_at),
+        defaults={"created_by": user},
+    )
+    vaccination = Vaccination(
+        patient=patient,
+        care_unit=unit,
+        visit=visit,
+        order=resolved_order,
+        created_by=user,
+        created_assignment=assignment,
+        idempotency_key=key,
+    )
+    try:
+        with transaction.atomic():
+            vaccination.save(force_insert=True)
+    except IntegrityError:
+        # A concurrent double submit won the race on the idempotency constraint.
+        existing = Vaccination.objects.filter(created_by=user, idempotency_key=key).first() if key else None
+        if existing is None:
+            raise
+        return _same_request(existing, patient)
+    now = timezone.now()
+    version = VaccinationVersion.objects.create(
+        vaccination=vaccination,
+        number=1,
+        performer=user,
+        created_by=user,
+        signed_at=now if sign else None,
+        signed_by=user if sign else None,
+        **{f.name: getattr(clean, f.name) for f in fields(clean)},
+    )
+    vaccination.current_version = version
+    vaccination.status = EntryStatus.SIGNED if sign else EntryStatus.DRAFT
+    vaccination.save(update_fields=["current_version", "status"])
+    audit_event_record(
+        actor=actor,
+        action=Action.CREATE,
+        patient=patient,
+        object_type="journal.vaccination",
+        object_id=str(vaccination.pk),
+        detail=_snapshot(clean),
+    )
+    if sign:
+        audit_event_record(
+            actor=actor,
+            action=Action.SIGN,
+            patient=patient,
+            object_type="journal.vaccination",
+            object_id=str(vaccination.pk),
+            detail={"version": 1},
+        )
+    return vaccination
+
+
+def _same_request(existing: Vaccination, patient: Patient) -> Vaccination:
+    if existing.patient_id != patient.pk:
+        raise ConflictError(
+            _("This idempotency key was already used for another patient."), code="idempotency_key_reused"
+        )
+    return existing
+
+
+def _lock(vaccination: Vaccination) -> Vaccination:
+    return (
+        Vaccination.objects.select_for_update(of=("self",))
+        .select_related("current_version__product", "care_unit", "patient")
+        .get(pk=vaccination.pk)
+    )
+
+
+@transaction.atomic
+def vaccination_update_draft(*, actor: Actor, vaccination: Vaccination, data: Administration) -> Vaccination:
+    """Change a draft. A signed or nullified entry cannot be edited: correct it instead."""
+    _user(actor)
+    _assignment, unit = _assignment_with(actor, Right.ADMINISTER)
+    locked = _lock(vaccination)
+    if locked.status != EntryStatus.DRAFT:
+        raise ConflictError(
+            _("The entry is signed and cannot be edited. Make a correction instead."), code="entry_signed"
+        )
+    if locked.care_unit_id != unit.pk:
+        raise NotPermitted(_("Only staff at the care unit that made the draft can change it."))
+    clean = _validate(locked.patient, data)
+    version = locked.current_version
+    assert version is not None
+    if clean.product.pk != locked.order.product_id:
+        raise ValidationError({"product": _("The product differs from the order. Record a new vaccination.")})
+    for f in fields(clean):
+        setattr(version, f.name, getattr(clean, f.name))
+    version.save()
+    audit_event_record(
+        actor=actor,
+        action=Action.UPDATE,
+        patient=locked.patient,
+        object_type="journal.vaccination",
+        object_id=str(locked.pk),
+        detail=_snapshot(clean),
+    )
+    return locked
+
+
+@transaction.atomic
+def vaccination_sign(*, actor: Actor, vaccination: Vaccination) -> Vaccination:
+    user = _user(actor)
+    _assignment, unit = _assignment_with(actor, Right.SIGN)
+    locked = _lock(vaccination)
+    if locked.status != EntryStatus.DRAFT:
+        raise ConflictError(_("The entry is already signed or nullified."), code="not_draft")
+    if locked.care_unit_id != unit.pk:
+        raise NotPermitted(_("Only staff at the care unit that recorded the entry can sign it."))
+    version = locked.current_version
+    assert version is not None
+    # Re-validate: time has passed since the draft (the batch may have expired, a birth date been corrected).
+    _validate(locked.patient, Administration.of_version(version))
+    version.signed_at = timezone.now()
+    version.signed_by = user
+    version.save(update_fields=["signed_at", "signed_by"])
+    locked.status = EntryStatus.SIGNED
+    locked.save(update_fields=["status"])
+    audit_event_record(
+        actor=actor,
+        action=Action.SIGN,
+        patient=locked.patient,
+        object_type="journal.vaccination",
+        object_id=str(locked.pk),
+        detail={"version": version.number},
+    )
+    return locked
+
+
+@transaction.atomic
+def vaccination_correct(
+    *, actor: Actor, vaccination: Vaccination, data: Administration, reason: str
+) -> Vaccination:
+    """Correct a signed entry: a new signed version; the old one stays readable with who, when and why."""
+    user = _user(actor)
+    _assignment_with(actor, Right.CORRECT)
+    _assignment, unit = _assignment_with(actor, Right.SIGN)
+    locked = _lock(vaccination)
+    if locked.status == EntryStatus.DRAFT:
+        raise ConflictError(
+            _("A draft is changed directly; only signed entries are corrected."), code="draft"
+        )
+    if locked.status == EntryStatus.NULLIFIED:
+        raise ConflictError(_("A nullified entry cannot be corrected."), code="nullified")
+    if unit.care_provider_id != locked.care_unit.care_provider_id:
+        raise NotPermitted(_("Only the care provider that made the entry can correct it."))
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": _("Say why the entry is corrected.")})
+    clean = _validate(locked.patient, data)
+    previous = locked.current_version
+    assert previous is not None
+    old = Administration.of_version(previous)
+    changed = [f.name for f in fields(clean) if getattr(old, f.name) != getattr(clean, f.name)]
+    if not changed:
+        raise ValidationError({"__all__": _("Nothing was changed, so there is nothing to correct.")})
+    now = timezone.now()
+    version = VaccinationVersion.objects.create(
+        vaccination=locked,
+        number=previous.number + 1,
+        performer=previous.performer,
+        created_by=user,
+        correction_reason=reason,
+        signed_at=now,
+        signed_by=user,
+        **{f.name: getattr(clean, f.name) for f in fields(clean)},
+    )
+    locked.current_version = version
+    locked.save(update_fields=["current_version"])
+    before, after = _snapshot(old), _snapshot(clean)
+    audit_event_record(
+        actor=actor,
+        action=Action.CORRECT,
+        patient=locked.patient,
+        object_type="journal.vaccination",
+        object_id=str(locked.pk),
+        detail={
+            "version": version.number,
+            "reason": reason,
+            "changes": {name: [before.get(name), after.get(name)] for name in changed if name in before},
+        },
+    )
+    return locked
+
+
+@transaction.atomic
+def vaccination_nullify(*, actor: Actor, vaccination: Vaccination, reason: str) -> Vaccination:
+    """Mark an entry void (makulering). It stays in the record, shown as nullified with the reason."""
+    user = _user(actor)
+    _assignment, unit = _assignment_with(actor, Right.CORRECT)
+    locked = _lock(vaccination)
+    if locked.status == EntryStatus.NULLIFIED:
+        raise ConflictError(_("The entry is already nullified."), code="nullified")
+    if unit.care_provider_id != locked.care_unit.care_provider_id:
+        raise NotPermitted(_("Only the care provider that made the entry can nullify it."))
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": _("Say why the entry is nullified.")})
+    locked.status = EntryStatus.NULLIFIED
+    locked.nullified_at = timezone.now()
+    locked.nullified_by = user
+    locked.nullification_reason = reason
+    locked.save(update_fields=["status", "nullified_at", "nullified_by", "nullification_reason"])
+    audit_event_record(
+        actor=actor,
+        action=Action.NULLIFY,
+        patient=locked.patient,
+        object_type="journal.vaccination",
+        object_id=str(locked.pk),
+        detail={"reason": reason},
+    )
+    return locked
+
+
+@dataclass(frozen=True)
+class AdverseEventReport:
+    symptoms: list[str]
+    onset_at: datetime
+    severity: str
+    description: str = ""
+    serious: bool = False
+    reported_to_mpa: bool = False
+    mpa_reported_on: date | None = None
+    mpa_reference: str = ""
+
+
+@transaction.atomic
+def adverse_event_register(
+    *, actor: Actor, vaccination: Vaccination, report: AdverseEventReport
+) -> AdverseEvent:
+    """Register a suspected adverse event following a dose; saved signed by the recording professional."""
+    user = _user(actor)
+    assignment, _unit = _assignment_with(actor, Right.SIGN)
+    locked = _lock(vaccination)
+    if locked.status == EntryStatus.NULLIFIED:
+        raise ConflictError(
+            _("The vaccination is nullified; register the event on the right dose."), code="nullified"
+        )
+    errors: dict[str, str] = {}
+    version = locked.current_version
+    assert version is not None
+    if not report.symptoms:
+        errors["symptoms"] = _("Choose at least one symptom.")
+    elif any(s not in Symptom.values for s in report.symptoms):
+        errors["symptoms"] = _("Unknown symptom.")
+    if Symptom.OTHER in report.symptoms and not report.description.strip():
+        errors["description"] = _("Describe the symptom marked as other.")
+    if report.severity not in Severity.values:
+        errors["severity"] = _("Choose the severity.")
+    if report.onset_at > timezone.now():
+        errors["onset_at"] = _("The onset is in the future.")
+    elif report.onset_at < version.administered_at:
+        errors["onset_at"] = _("The onset is before the dose was given.")
+    if report.mpa_reported_on and not report.reported_to_mpa:
+        errors["mpa_reported_on"] = _(
+            "A report date needs the box 'reported to the Medical Products Agency'."
+        )
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    event = AdverseEvent.objects.create(
+        vaccination=locked,
+        patient=locked.patient,
+        symptoms=sorted(set(report.symptoms)),
+        description=report.description.strip(),
+        onset_at=report.onset_at,
+        severity=report.severity,
+        serious=report.serious,
+        reported_to_mpa=report.reported_to_mpa,
+        mpa_reported_on=report.mpa_reported_on,
+        mpa_reference=report.mpa_reference.strip(),
+        recorded_by=user,
+        recorded_assignment=assignment,
+        recorded_at=now,
+        signed_at=now,
+    )
+    audit_event_record(
+        actor=actor,
+        action=Action.CREATE,
+        patient=locked.patient,
+        object_type="journal.adverseevent",
+        object_id=str(event.pk),
+        detail={"vaccination": str(locked.pk), "severity": report.severity, "symptoms": event.symptoms},
+    )
+    return event
+
+
+@transaction.atomic
+def adverse_event_nullify(*, actor: Actor, event: AdverseEvent, reason: str) -> AdverseEvent:
+    user = _user(actor)
+    _assignment, unit = _assignment_with(actor, Right.CORRECT)
+    locked = (
+        AdverseEvent.objects.select_for_update().select_related("vaccination__care_unit").get(pk=event.pk)
+    )
+    if locked.nullified_at is not None:
+        raise ConflictError(_("The adverse event is already nullified."), code="nullified")
+    if unit.care_provider_id != locked.vaccination.care_unit.care_provider_id:
+        raise NotPermitted(_("Only the care provider that made the entry can nullify it."))
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say why the entry is nullified.")})
+    locked.nullified_at = timezone.now()
+    locked.nullified_by = user
+    locked.nullification_reason = reason.strip()
+    locked.save(update_fields=["nullified_at", "nullified_by", "nullification_reason"])
+    audit_event_record(
+        actor=actor,
+        action=Action.NULLIFY,
+        patient=locked.patient,
+        object_type="journal.adverseevent",
+        object_id=str(locked.pk),
+        detail={"reason": locked.nullification_reason},
+    )
+    return locked

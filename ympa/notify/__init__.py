@@ -1,0 +1,1 @@
+"""Messaging: SMS through 46elks, e-mail through Django mail backends."""

@@ -1,0 +1,220 @@
+"""Ympa's Django settings. Every deployment choice comes from an environment variable (see README)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.utils.csp import CSP
+
+from ympa.core.env import (
+    ConfigError,
+    database_from_url,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    sqlite_settings,
+)
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(env_str("YMPA_DATA_DIR", str(BASE_DIR.parent / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("YMPA_DEBUG", False)
+
+
+def _secret_key() -> str:
+    configured = env_str("YMPA_SECRET_KEY")
+    if configured:
+        return configured
+    # A single-machine install keeps a generated key beside its data, so sessions survive restarts
+    # without anyone having to invent a key; production sets YMPA_SECRET_KEY.
+    key_file = DATA_DIR / "secret.key"
+    if not key_file.exists():
+        key_file.touch(mode=0o600)
+        key_file.write_text(secrets.token_urlsafe(50))
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("YMPA_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("YMPA_CSRF_TRUSTED_ORIGINS", [])
+PUBLIC_URL = env_str("YMPA_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# HTTPS hardening is on unless explicitly switched off (only the loopback demo and tests do that).
+HTTPS = env_bool("YMPA_HTTPS", True)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS and env_bool("YMPA_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("YMPA_HSTS_SECONDS", 31536000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS and env_bool("YMPA_HSTS_PRELOAD", True)
+if env_bool("YMPA_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_AGE = env_int("YMPA_SESSION_SECONDS", 8 * 3600)
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
+}
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "huey.contrib.djhuey",
+    "ympa.core",
+    "ympa.orgs",
+    "ympa.authn",
+    "ympa.patients",
+    "ympa.catalog",
+    "ympa.access",
+    "ympa.journal",
+    "ympa.notify",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "ympa.authn.middleware.StaffSessionMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "ympa.urls"
+WSGI_APPLICATION = "ympa.wsgi.application"
+
+TEMPLATES: list[dict[str, Any]] = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "ympa.authn.context_processors.staff_context",
+            ],
+        },
+    }
+]
+
+_database_url = env_str("DATABASE_URL")
+try:
+    DATABASES = {
+        "default": database_from_url(_database_url, data_dir=DATA_DIR)
+        if _database_url
+        else sqlite_settings(DATA_DIR / "ympa.sqlite3")
+    }
+except ConfigError as exc:
+    raise SystemExit(f"Configuration error: {exc}") from exc
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "authn.User"
+LOGIN_URL = "authn:login"
+LOGIN_REDIRECT_URL = "journal:home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "sv"
+LANGUAGES = [("sv", "Svenska"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Europe/Stockholm"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("YMPA_MAX_UPLOAD_BYTES", 2 * 1024 * 1024)
+
+# Background tasks: django.tasks on huey. YMPA_TASKS_URL is sqlite:///path (default, a file beside the
+# database), redis://host:port/db (several workers), or "immediate" (run inline; tests).
+TASKS = {"default": {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend"}}
+_tasks_url = env_str("YMPA_TASKS_URL", f"sqlite:///{DATA_DIR / 'tasks.sqlite3'}")
+HUEY: dict[str, Any]
+if _tasks_url == "immediate":
+    HUEY = {"name": "ympa", "immediate": True}
+elif _tasks_url.startswith(("redis://", "rediss://", "unix://")):
+    HUEY = {"name": "ympa", "huey_class": "huey.RedisHuey", "url": _tasks_url, "immediate": False}
+elif _tasks_url.startswith("sqlite:///"):
+    HUEY = {
+        "name": "ympa",
+        "huey_class": "huey.SqliteHuey",
+        "filename": _tasks_url.removeprefix("sqlite:///"),
+        "immediate": False,
+    }
+else:
+    raise SystemExit(
+        f"Configuration error: YMPA_TASKS_URL={_tasks_url!r} (use sqlite:///, redis:// or immediate)"
+    )
+HUEY["consumer"] = {"workers": env_int("YMPA_WORKER_THREADS", 2), "worker_type": "thread"}
+
+# E-mail through Django's own backends: SMTP when a host is configured, otherwise files under var/mail.
+EMAIL_BACKEND = env_str(
+    "YMPA_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if env_str("YMPA_SMTP_HOST")
+    else "django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = DATA_DIR / "mail"
+EMAIL_HOST = env_str("YMPA_SMTP_HOST", "localhost")
+EMAIL_PORT = env_int("YMPA_SMTP_PORT", 587)
+EMAIL_HOST_USER = env_str("YMPA_SMTP_USER")
+EMAIL_HOST_PASSWORD = env_str("YMPA_SMTP_PASSWORD")
+EMAIL_USE_TLS = env_bool("YMPA_SMTP_STARTTLS", True)
+EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = env_str("YMPA_EMAIL_FROM", "Ympa <noreply@localhost>")
+
+# SMS through 46elks; the default points at the local simulator (`ympa simulate sms`).
+SMS = {
+    "BASE_URL": env_str("YMPA_SMS_URL", "http://127.0.0.1:8025/a1"),
+    "USERNAME": env_str("YMPA_SMS_USERNAME", "ympa"),
+    "PASSWORD": env_str("YMPA_SMS_PASSWORD", "simulator"),
+    "SENDER": env_str("YMPA_SMS_SENDER", "Ympa"),
+    "CALLBACK_SECRET": env_str("YMPA_SMS_CALLBACK_SECRET", SECRET_KEY[:32]),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("YMPA_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

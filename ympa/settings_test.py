@@ -1,0 +1,17 @@
+"""Test settings: the real settings with fast hashing, immediate tasks and in-memory mail."""
+
+import os
+import tempfile
+
+os.environ.setdefault("YMPA_DATA_DIR", tempfile.mkdtemp(prefix="ympa-test-"))
+os.environ.setdefault("YMPA_HTTPS", "0")
+os.environ["YMPA_TASKS_URL"] = "immediate"
+
+from ympa.settings import *  # noqa: F403
+from ympa.settings import STORAGES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+WHITENOISE_AUTOREFRESH = True
+LANGUAGE_CODE = "sv"
