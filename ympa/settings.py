@@ -186,20 +186,31 @@ else:
     )
 HUEY["consumer"] = {"workers": env_int("YMPA_WORKER_THREADS", 2), "worker_type": "thread"}
 
-# E-mail through Django's own backends: SMTP when a host is configured, otherwise files under var/mail.
-EMAIL_BACKEND = env_str(
-    "YMPA_EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend"
-    if env_str("YMPA_SMTP_HOST")
-    else "django.core.mail.backends.filebased.EmailBackend",
-)
-EMAIL_FILE_PATH = DATA_DIR / "mail"
-EMAIL_HOST = env_str("YMPA_SMTP_HOST", "localhost")
-EMAIL_PORT = env_int("YMPA_SMTP_PORT", 587)
-EMAIL_HOST_USER = env_str("YMPA_SMTP_USER")
-EMAIL_HOST_PASSWORD = env_str("YMPA_SMTP_PASSWORD")
-EMAIL_USE_TLS = env_bool("YMPA_SMTP_STARTTLS", True)
-EMAIL_TIMEOUT = 20
+# E-mail through Django's own mail backends: SMTP when a host is configured, otherwise files under var/mail
+# (YMPA_EMAIL_BACKEND=console prints them instead).
+_email_backend = env_str("YMPA_EMAIL_BACKEND", "smtp" if env_str("YMPA_SMTP_HOST") else "file")
+_EMAIL_BACKENDS: dict[str, dict[str, Any]] = {
+    "smtp": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": env_str("YMPA_SMTP_HOST", "localhost"),
+            "port": env_int("YMPA_SMTP_PORT", 587),
+            "username": env_str("YMPA_SMTP_USER"),
+            "password": env_str("YMPA_SMTP_PASSWORD"),
+            "use_tls": env_bool("YMPA_SMTP_STARTTLS", True),
+            "timeout": 20,
+        },
+    },
+    "file": {
+        "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "OPTIONS": {"file_path": str(DATA_DIR / "mail")},
+    },
+    "console": {"BACKEND": "django.core.mail.backends.console.EmailBackend"},
+    "locmem": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"},
+}
+if _email_backend not in _EMAIL_BACKENDS:
+    raise SystemExit(f"Configuration error: YMPA_EMAIL_BACKEND={_email_backend!r} (smtp, file or console)")
+MAILERS = {"default": _EMAIL_BACKENDS[_email_backend]}
 DEFAULT_FROM_EMAIL = env_str("YMPA_EMAIL_FROM", "Ympa <noreply@localhost>")
 
 # SMS through 46elks; the default points at the local simulator (`ympa simulate sms`).

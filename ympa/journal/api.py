@@ -8,7 +8,7 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, Header, Router, Schema
+from ninja import Field, Header, Router, Schema, Status
 from pydantic import AwareDatetime
 
 from ympa.access.services import patient_access
@@ -219,7 +219,7 @@ def record(
     patient_id: UUID,
     payload: RecordIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-) -> tuple[int, VaccinationOut]:
+) -> Status[VaccinationOut]:
     response["Cache-Control"] = "no-store"
     started = timezone.now()
     actor = api_actor(request)
@@ -240,7 +240,7 @@ def record(
     replayed = vaccination.created_at < started
     if replayed:
         response["Idempotent-Replayed"] = "true"
-    return (200 if replayed else 201), VaccinationOut.of(vaccination)
+    return Status(200 if replayed else 201, VaccinationOut.of(vaccination))
 
 
 @router.get(
@@ -318,14 +318,14 @@ def nullify(
 )
 def register_adverse_event(
     request: HttpRequest, response: HttpResponse, vaccination_id: UUID, payload: AdverseEventIn
-) -> tuple[int, AdverseEventOut]:
+) -> Status[AdverseEventOut]:
     response["Cache-Control"] = "no-store"
     event = adverse_event_register(
         actor=api_actor(request),
         vaccination=_vaccination(request, vaccination_id),
         report=AdverseEventReport(**payload.dict()),
     )
-    return 201, AdverseEventOut.of(event)
+    return Status(201, AdverseEventOut.of(event))
 
 
 @router.get(

@@ -4,7 +4,7 @@ from datetime import date
 from uuid import UUID
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from ympa.access.services import patient_access
 from ympa.authn.api_auth import api_actor
@@ -79,11 +79,11 @@ def search(request: HttpRequest, response: HttpResponse, q: str) -> list[Patient
 
 
 @router.post("/patients", response={201: PatientOut}, summary="Register a patient")
-def register(request: HttpRequest, response: HttpResponse, payload: PatientIn) -> tuple[int, PatientOut]:
+def register(request: HttpRequest, response: HttpResponse, payload: PatientIn) -> Status[PatientOut]:
     response["Cache-Control"] = "no-store"
     details = PatientDetails(**payload.dict(exclude={"identifier"}))
     patient = patient_register(actor=api_actor(request), identifier=payload.identifier, details=details)
-    return 201, PatientOut.of(patient)
+    return Status(201, PatientOut.of(patient))
 
 
 @router.get("/patients/{patient_id}", response=PatientOut, summary="Read a patient")

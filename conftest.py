@@ -1,0 +1,214 @@
+"""Shared test personas and helpers.
+
+Personas: a nurse and a physician at clinic A (provider A, Stockholm), a nurse at clinic A2 of the same
+provider, a nurse at clinic B of another provider (Västra Götaland), an assistant nurse and a receptionist at
+clinic A, an infection-control officer of region 14, an outsider with no assignment, and the citizen Tolvan
+Tolvansson (a patient).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from ympa.authn.models import User
+from ympa.catalog.models import Product
+from ympa.core.actor import Actor, Channel
+from ympa.journal.models import StandingOrder
+from ympa.journal.services import Administration
+from ympa.orgs.models import Assignment, CareProvider, CareUnit, Municipality, Purpose, Region
+from ympa.orgs.rights import Role
+from ympa.patients.models import Patient
+from ympa.patients.services import PatientDetails, patient_register
+
+PASSWORD = "correct horse battery staple"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+@pytest.fixture
+def provider_a(db: Any) -> CareProvider:
+    return CareProvider.objects.create(
+        hsa_id="SE5599000019-PRVA",
+        name="Provider A",
+        organisation_number="559900-0019",
+        region=Region.objects.get(code="01"),
+    )
+
+
+@pytest.fixture
+def provider_b(db: Any) -> CareProvider:
+    return CareProvider.objects.create(
+        hsa_id="SE2321990017-PRVB",
+        name="Provider B",
+        organisation_number="232199-0017",
+        region=Region.objects.get(code="14"),
+    )
+
+
+@pytest.fixture
+def unit_a(provider_a: CareProvider) -> CareUnit:
+    return CareUnit.objects.create(
+        hsa_id="SE5599000019-A001",
+        name="Clinic A",
+        care_provider=provider_a,
+        municipality=Municipality.objects.get(code="0180"),
+    )
+
+
+@pytest.fixture
+def unit_a2(provider_a: CareProvider) -> CareUnit:
+    return CareUnit.objects.create(
+        hsa_id="SE5599000019-A002",
+        name="Clinic A2",
+        care_provider=provider_a,
+        municipality=Municipality.objects.get(code="0184"),
+    )
+
+
+@pytest.fixture
+def unit_b(provider_b: CareProvider) -> CareUnit:
+    return CareUnit.objects.create(
+        hsa_id="SE2321990017-B001",
+        name="Clinic B",
+        care_provider=provider_b,
+        municipality=Municipality.objects.get(code="1480"),
+    )
+
+
+def make_staff(
+    username: str, role: Role, *, unit: CareUnit | None = None, region: Region | None = None
+) -> User:
+    user = User.objects.create_user(
+        username=username,
+        password=PASSWORD,
+        first_name=username.split("_")[0].title(),
+        last_name=role.label,
+        totp_secret=TOTP_SECRET,
+    )
+    if unit is not None or region is not None:
+        Assignment.objects.create(
+            user=user,
+            care_unit=unit,
+            region=region,
+            role=role,
+            purpose=Purpose.INFECTION_CONTROL if region is not None else Purpose.CARE,
+        )
+    return user
+
+
+@pytest.fixture
+def nurse_a(unit_a: CareUnit) -> User:
+    return make_staff("nurse_a", Role.NURSE, unit=unit_a)
+
+
+@pytest.fixture
+def physician_a(unit_a: CareUnit) -> User:
+    return make_staff("physician_a", Role.PHYSICIAN, unit=unit_a)
+
+
+@pytest.fixture
+def nurse_a2(unit_a2: CareUnit) -> User:
+    return make_staff("nurse_a2", Role.NURSE, unit=unit_a2)
+
+
+@pytest.fixture
+def assistant_a(unit_a: CareUnit) -> User:
+    return make_staff("assistant_a", Role.ASSISTANT_NURSE, unit=unit_a)
+
+
+@pytest.fixture
+def receptionist_a(unit_a: CareUnit) -> User:
+    return make_staff("receptionist_a", Role.RECEPTIONIST, unit=unit_a)
+
+
+@pytest.fixture
+def nurse_b(unit_b: CareUnit) -> User:
+    return make_staff("nurse_b", Role.NURSE, unit=unit_b)
+
+
+@pytest.fixture
+def officer(db: Any) -> User:
+    return make_staff("officer", Role.INFECTION_CONTROL, region=Region.objects.get(code="14"))
+
+
+@pytest.fixture
+def outsider(db: Any) -> User:
+    return make_staff("outsider", Role.NURSE)
+
+
+def actor_of(user: User, channel: Channel = Channel.UI) -> Actor:
+    return Actor.staff(user, user.assignments.select_related("care_unit__care_provider").first(), channel)
+
+
+@pytest.fixture
+def citizen(nurse_a: User) -> Patient:
+    """Tolvan Tolvansson, the well-known test person, registered by the nurse at clinic A."""
+    return patient_register(
+        actor=actor_of(nurse_a),
+        identifier="19121212-1212",
+        details=PatientDetails(
+            given_name="Tolvan",
+            family_name="Tolvansson",
+            street_address="Testgatan 12",
+            postal_code="11111",
+            city="Stockholm",
+            phone="070-123 45 67",
+        ),
+    )
+
+
+@pytest.fixture
+def vaccine(db: Any) -> Product:
+    return Product.objects.get(code="vaxigriptetra")
+
+
+@pytest.fixture
+def standing_orders(unit_a: CareUnit, unit_a2: CareUnit, unit_b: CareUnit, physician_a: User) -> None:
+    """Each clinic has a standing order for every product: nurses can record without an individual order."""
+    products = list(Product.objects.filter(active=True))
+    for unit in (unit_a, unit_a2, unit_b):
+        order = StandingOrder.objects.create(
+            care_unit=unit,
+            title=f"Standing order {unit.name}",
+            issued_by=physician_a,
+            valid_from=date(2000, 1, 1),
+        )
+        order.products.set(products)
+
+
+@pytest.fixture
+def administration(vaccine: Product) -> Callable[..., Administration]:
+    def build(**changes: Any) -> Administration:
+        given: datetime = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
+        values: dict[str, Any] = {
+            "administered_at": given,
+            "product": vaccine,
+            "batch_number": "AB1234",
+            "batch_expiry": timezone.localdate() + timedelta(days=200),
+            "dose_number": 1,
+            "site": "left_deltoid",
+            "route": "IM",
+            "dose_volume_ml": Decimal("0.50"),
+        }
+        values.update(changes)
+        return Administration(**values)
+
+    return build
+
+
+def staff_client(user: User) -> Client:
+    """A browser session that has passed login and chosen the user's first assignment."""
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    assignment = user.assignments.first()
+    if assignment is not None:
+        session["assignment_id"] = assignment.pk
+    session.save()
+    return client
