@@ -10,5 +10,6 @@ urlpatterns = [
     path("notify/", include("ympa.notify.urls")),
     path("", include("ympa.authn.urls")),
     path("patients/", include("ympa.patients.urls")),
+    path("", include("ympa.orgs.urls")),
     path("", include("ympa.journal.urls")),
 ]

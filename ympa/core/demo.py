@@ -34,6 +34,7 @@ from ympa.journal.services import (
 )
 from ympa.orgs.models import Assignment, CareProvider, CareUnit, Municipality, Purpose, Region
 from ympa.orgs.rights import Role
+from ympa.orgs.services import care_provider_create, care_unit_create
 from ympa.patients.models import Patient
 from ympa.patients.services import PatientDetails, guardianship_add, patient_register
 
@@ -198,33 +199,28 @@ def _org_structure() -> Demo:
     units: dict[tuple[str, str], CareUnit] = {}
     for spec in PROVIDERS:
         org = organisation_number(spec.org_prefix)
-        provider, _ = CareProvider.objects.get_or_create(
+        provider = care_provider_create(
             hsa_id=f"SE{org.replace('-', '')}-{spec.key[:4].upper()}",
-            defaults={
-                "name": spec.name,
-                "organisation_number": org,
-                "region": Region.objects.get(code=spec.region),
-                "modules": list(spec.modules),
-                "is_test_data": True,
-            },
+            name=spec.name,
+            organisation_number=org,
+            region=Region.objects.get(code=spec.region),
+            modules=list(spec.modules),
+            is_test_data=True,
         )
         providers[spec.key] = provider
         for unit_spec in spec.units:
-            unit, _ = CareUnit.objects.get_or_create(
+            units[(spec.key, unit_spec.key)] = care_unit_create(
+                care_provider=provider,
                 hsa_id=f"SE{org.replace('-', '')}-{unit_spec.code}",
-                defaults={
-                    "name": unit_spec.name,
-                    "care_provider": provider,
-                    "municipality": Municipality.objects.get(code=unit_spec.municipality),
-                    "street_address": unit_spec.street,
-                    "postal_code": unit_spec.postal_code,
-                    "city": unit_spec.city,
-                    "latitude": Decimal(unit_spec.latitude),
-                    "longitude": Decimal(unit_spec.longitude),
-                    "is_test_data": True,
-                },
+                name=unit_spec.name,
+                municipality=Municipality.objects.get(code=unit_spec.municipality),
+                street_address=unit_spec.street,
+                postal_code=unit_spec.postal_code,
+                city=unit_spec.city,
+                latitude=Decimal(unit_spec.latitude),
+                longitude=Decimal(unit_spec.longitude),
+                is_test_data=True,
             )
-            units[(spec.key, unit_spec.key)] = unit
     users: dict[str, User] = {}
     assignments: dict[tuple[str, str, str], Assignment] = {}
     for username, first, last, role, place in STAFF:
@@ -392,7 +388,7 @@ def _patients_and_history(
         address = (street_address(rng), f"{rng.randint(11100, 98999)}", "Demostad")
         protected = not protected_done and patients > 20
         adults: list[Patient] = []
-        for index in range(rng.choice((1, 2, 2))):
+        for index in range(min(rng.choice((1, 2, 2)), target_patients - patients)):
             female = index == 0
             pnr, _birth = new_person(25 * 365, 80 * 365, female)
             adult = _register(
@@ -407,7 +403,7 @@ def _patients_and_history(
             adults.append(adult)
             patients += 1
             _adult_history(recorder, adult, provider, rng)
-        children_count = rng.choice((0, 1, 2, 3)) if patients < target_patients else 0
+        children_count = rng.choice((0, 0, 1, 2))
         for _ in range(min(children_count, target_patients - patients)):
             female = rng.random() < 0.5
             pnr, _birth = new_person(30, 17 * 365, female)
@@ -435,11 +431,11 @@ def _adult_history(recorder: _Recorder, adult: Patient, provider: str, rng: rand
     assert adult.birth_date is not None
     today = recorder.today
     age = (today - adult.birth_date).days // 365
-    if rng.random() < 0.6:
+    if rng.random() < 0.35:
         start = today - timedelta(days=rng.randint(200, 2500))
         for offset, dose in TBE_DOSES:
             recorder.give(adult, provider, "fsme-immun-vuxen", start + timedelta(days=offset), dose)
-    if rng.random() < 0.25:
+    if rng.random() < 0.15:
         start = today - timedelta(days=rng.randint(200, 3000))
         for code, offset, dose in TRAVEL_DOSES:
             recorder.give(adult, provider, code, start + timedelta(days=offset), dose)

@@ -64,7 +64,7 @@ def install(schema_editor: BaseDatabaseSchemaEditor, guards: list[Guard]) -> Non
     else:
         raise RuntimeError(f"no immutability triggers for database vendor {vendor!r}")
     for statement in statements:
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 def uninstall(schema_editor: BaseDatabaseSchemaEditor, guards: list[Guard]) -> None:

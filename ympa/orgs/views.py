@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from ympa.authn.decorators import staff_view
+from ympa.authn.request import StaffRequest
+from ympa.orgs.forms import StaffForm
+from ympa.orgs.models import Assignment
+from ympa.orgs.rights import DEFAULT_RIGHTS, Right, Role
+from ympa.orgs.selectors import unit_assignments
+from ympa.orgs.services import assignment_end, staff_add
+
+
+@staff_view(right=Right.ADMINISTER_UNIT)
+@require_http_methods(["GET", "POST"])
+def staff(request: StaffRequest) -> HttpResponse:
+    unit = request.assignment.care_unit
+    if unit is None:
+        raise Http404
+    form = StaffForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            staff_add(actor=request.actor, details=form.details())
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, _("The assignment was added."))
+            return redirect("orgs:staff")
+    role_rights = [(role, sorted(r.label for r in DEFAULT_RIGHTS[role])) for role in Role]
+    return render(
+        request,
+        "orgs/staff.html",
+        {
+            "unit": unit,
+            "assignments": unit_assignments(unit),
+            "form": form,
+            "role_rights": role_rights,
+            "now": timezone.now(),
+        },
+    )
+
+
+@staff_view(right=Right.ADMINISTER_UNIT)
+@require_POST
+def end_assignment(request: StaffRequest, assignment_id: int) -> HttpResponse:
+    assignment = Assignment.objects.filter(pk=assignment_id, care_unit=request.assignment.care_unit).first()
+    if assignment is None:
+        raise Http404
+    try:
+        assignment_end(actor=request.actor, assignment=assignment)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The assignment was ended."))
+    return redirect("orgs:staff")
