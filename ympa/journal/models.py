@@ -264,3 +264,7 @@ class AdverseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"Adverse event {self.id}"
+
+    @property
+    def symptom_labels(self) -> list[str]:
+        return [str(Symptom(code).label) if code in Symptom.values else code for code in self.symptoms]
