@@ -1,4 +1,4 @@
-"""A nurse logs in, registers a patient, records and signs a vaccination, corrects it, and sees both versions."""
+"""A nurse logs in, registers a patient, records and signs a vaccination, corrects it, sees both versions."""
 
 from __future__ import annotations
 
