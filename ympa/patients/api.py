@@ -63,6 +63,7 @@ class PatientIn(Schema):
     phone: str = ""
     email: str = ""
     protected_identity: bool = False
+    deceased_on: date | None = None
 
 
 def _patient(request: HttpRequest, patient_id: UUID) -> Patient:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -28,9 +30,17 @@ class PatientDetailsForm(StyledForm):
         label=_("Protected identity (address and contact details are never shown or sent)"), required=False
     )
 
+    deceased_on = forms.DateField(
+        label=_("Date of death"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
     def details(self) -> PatientDetails:
         data = self.cleaned_data
-        return PatientDetails(**{name: data[name] for name in PatientDetails.__dataclass_fields__})
+        return PatientDetails(
+            **{name: data[name] for name in PatientDetails.__dataclass_fields__ if name in data}
+        )
 
 
 class PatientRegisterForm(PatientDetailsForm):
@@ -41,6 +51,11 @@ class PatientRegisterForm(PatientDetailsForm):
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off", "inputmode": "numeric"}),
     )
     field_order = ["identifier", "given_name", "family_name"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A death is recorded on an existing patient (Edit details), not at registration.
+        del self.fields["deceased_on"]
 
 
 class GuardianForm(StyledForm):

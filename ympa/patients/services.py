@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -29,6 +30,7 @@ class PatientDetails:
     phone: str = ""
     email: str = ""
     protected_identity: bool = False
+    deceased_on: date | None = None
 
 
 def _require_care_unit(actor: Actor) -> None:
@@ -59,6 +61,8 @@ def _clean_details(details: PatientDetails) -> PatientDetails:
             validate_email(email)
         except ValidationError:
             errors["email"] = _("Enter a valid e-mail address, e.g. name@example.se.")
+    if details.deceased_on is not None and details.deceased_on > timezone.localdate():
+        errors["deceased_on"] = _("The date of death is in the future.")
     if errors:
         raise ValidationError(errors)
     return PatientDetails(
@@ -70,6 +74,7 @@ def _clean_details(details: PatientDetails) -> PatientDetails:
         phone=phone,
         email=email.lower(),
         protected_identity=details.protected_identity,
+        deceased_on=details.deceased_on,
     )
 
 

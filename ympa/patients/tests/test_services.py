@@ -147,3 +147,22 @@ def test_search_by_number_and_name(nurse_a: User, citizen: Patient) -> None:
 def test_search_needs_an_assignment(outsider: User, citizen: Patient) -> None:
     with pytest.raises(NotPermitted):
         patient_search(actor=actor_of(outsider), query="Tolvan")
+
+
+def test_date_of_death_is_recorded_and_not_in_the_future(nurse_a: User, citizen: Patient) -> None:
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    with pytest.raises(ValidationError) as error:
+        patient_update(
+            actor=actor_of(nurse_a),
+            patient=citizen,
+            details=details(given_name="Tolvan", family_name="Tolvansson", deceased_on=tomorrow),
+        )
+    assert "deceased_on" in error.value.message_dict
+    yesterday = timezone.localdate() - timedelta(days=1)
+    patient_update(
+        actor=actor_of(nurse_a),
+        patient=citizen,
+        details=details(given_name="Tolvan", family_name="Tolvansson", deceased_on=yesterday),
+    )
+    citizen.refresh_from_db()
+    assert citizen.deceased_on == yesterday
