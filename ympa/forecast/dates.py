@@ -6,6 +6,12 @@ Supporting data express ages and intervals as text such as ``"6 weeks - 4 days"`
 applies them in a fixed order: years first (CALCDT-1), then months (CALCDT-2), then weeks
 and days (CALCDT-3/4). A date that does not exist after a year or month step moves to the
 first day of the following month (CALCDT-5).
+
+Extension (documented in ``data/se-*/EXTENSIONS.md``): a duration may start with a calendar-year
+anchor, ``"calendar year 75"``, meaning 1 January of the calendar year in which the patient turns
+75. The remaining parts are added to that date, so ``"calendar year 7 + 7 months"`` is 1 August of
+the year the patient turns 7. Swedish rules are tied to calendar years ("the year one turns 75")
+and to school years, which start in the autumn of the calendar year a child turns a given age.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ MIN_DATE = date(1900, 1, 1)
 MAX_DATE = date(2999, 12, 31)
 
 _UNIT_RE = re.compile(r"([+-]?)\s*(\d+)\s*(year|month|week|day)s?", re.IGNORECASE)
+_ANCHOR_RE = re.compile(r"^\s*calendar\s+year\s+(\d+)\b", re.IGNORECASE)
 
 
 def _valid_or_next_month(year: int, month: int, day: int) -> date:
@@ -47,15 +54,20 @@ def add_months(start: date, months: int) -> date:
 
 @dataclass(frozen=True, slots=True)
 class Duration:
-    """A calendar duration: whole years, whole months and days (weeks are stored as days)."""
+    """A calendar duration: whole years, whole months and days (weeks are stored as days).
+
+    ``calendar_year`` set to N anchors the duration at 1 January of the calendar year ``start``'s
+    year + N (for an age: the year the patient turns N) before the other parts are applied.
+    """
 
     years: int = 0
     months: int = 0
     days: int = 0
+    calendar_year: int | None = None
 
     def add_to(self, start: date) -> date:
         """Apply the duration to ``start`` in the order CALCDT-6 requires."""
-        result = start
+        result = start if self.calendar_year is None else date(start.year + self.calendar_year, 1, 1)
         if self.years:
             result = add_years(result, self.years)
         if self.months:
@@ -69,7 +81,9 @@ class Duration:
         for value, unit in ((self.years, "year"), (self.months, "month"), (self.days, "day")):
             if value:
                 parts.append(f"{value} {unit}{'' if abs(value) == 1 else 's'}")
-        return " ".join(parts) or "0 days"
+        if self.calendar_year is None:
+            return " ".join(parts) or "0 days"
+        return " + ".join([f"calendar year {self.calendar_year}", *parts])
 
 
 @cache
@@ -81,8 +95,10 @@ def parse_duration(text: str | None) -> Duration | None:
     if not cleaned or cleaned.lower() == "n/a":
         return None
     years = months = days = 0
-    matched = False
-    for sign, amount, unit in _UNIT_RE.findall(cleaned):
+    anchor = _ANCHOR_RE.match(cleaned)
+    calendar_year = int(anchor.group(1)) if anchor else None
+    matched = anchor is not None
+    for sign, amount, unit in _UNIT_RE.findall(cleaned[anchor.end() :] if anchor else cleaned):
         matched = True
         value = -int(amount) if sign == "-" else int(amount)
         kind = unit.lower()
@@ -96,7 +112,7 @@ def parse_duration(text: str | None) -> Duration | None:
             days += value
     if not matched:
         raise ValueError(f"unrecognised duration: {text!r}")
-    return Duration(years, months, days)
+    return Duration(years, months, days, calendar_year)
 
 
 def parse_cdc_date(text: str | None) -> date | None:

@@ -1,12 +1,22 @@
 """Parse the CDC supporting-data XML into :mod:`ympa.forecast.model` objects.
 
 Parsing the ~3 MB of XML takes a noticeable fraction of a second, so the result is cached
-per directory for the life of the process; the objects are immutable and safe to share.
+per directory (and choice of schedule parameters) for the life of the process; the objects are
+immutable and safe to share.
+
+Two schedule sets are packaged: ``"se"`` (Swedish programmes, the default for Swedish care
+providers) and ``"cdc"`` (CDC/ACIP, the unmodified CDSi release). A schedule set may declare
+parameters in ``ScheduleParameters.xml`` (a Ympa extension, see ``data/se-*/EXTENSIONS.md``):
+choices a care provider makes, such as a region's age limit. Their values replace
+``${name}`` placeholders in the supporting-data text before it is parsed, so the engine sees
+ordinary supporting data and needs no rule of its own for them.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -26,6 +36,7 @@ from ympa.forecast.model import (
     Interval,
     LiveVirusConflict,
     ObservationDefinition,
+    ScheduleParameter,
     Series,
     SeriesDose,
     SeriesType,
@@ -39,9 +50,22 @@ from ympa.forecast.model import (
     VaccineGroup,
 )
 
-__all__ = ["DEFAULT_DATA_DIR", "load_supporting_data"]
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_SCHEDULE_SET",
+    "load_schedule_set",
+    "load_supporting_data",
+    "schedule_parameters",
+    "schedule_sets",
+]
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data" / "cdsi-4.64"
+_DATA_ROOT = Path(__file__).resolve().parent / "data"
+DEFAULT_DATA_DIR = _DATA_ROOT / "cdsi-4.64"
+# Schedule-set name -> packaged data directory, listed with the default (Swedish) set first.
+_SCHEDULE_SETS = {"se": _DATA_ROOT / "se-2026.1", "cdc": DEFAULT_DATA_DIR}
+DEFAULT_SCHEDULE_SET = "se"
+_PARAMETERS_FILE = "ScheduleParameters.xml"
+_PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
 def _text(element: ET.Element | None, tag: str) -> str:
@@ -385,12 +409,59 @@ def _schedule(
 
 
 @cache
-def _load(directory: Path) -> SupportingData:
-    schedule_root = ET.parse(directory / "ScheduleSupportingData.xml").getroot()  # noqa: S314 - trusted CDC data
+def _parameters(directory: Path) -> dict[str, ScheduleParameter]:
+    path = directory / _PARAMETERS_FILE
+    if not path.exists():
+        return {}
+    root = ET.parse(path).getroot()  # noqa: S314 - packaged data
+    result = {}
+    for element in root.findall("parameter"):
+        name = _text(element, "name")
+        result[name] = ScheduleParameter(
+            name=name,
+            default=_text(element, "defaultValue"),
+            allowed=tuple(" ".join((v.text or "").split()) for v in element.findall("allowedValue")),
+            description=_text(element, "description"),
+        )
+    return result
+
+
+def _resolved_options(directory: Path, options: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """Defaults overlaid with the caller's choices, rejecting unknown parameters and values."""
+    declared = _parameters(directory)
+    values = {name: parameter.default for name, parameter in declared.items()}
+    for name, value in (options or {}).items():
+        parameter = declared.get(name)
+        if parameter is None:
+            raise ValueError(f"unknown schedule parameter {name!r} for {directory.name}")
+        if parameter.allowed and value not in parameter.allowed:
+            raise ValueError(f"{name!r} must be one of {', '.join(parameter.allowed)}, not {value!r}")
+        values[name] = value
+    return tuple(sorted(values.items()))
+
+
+def _parse(path: Path, values: dict[str, str]) -> ET.Element:
+    text = path.read_text(encoding="utf-8")
+    if "${" in text:
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in values:
+                raise ValueError(f"{path.name}: undeclared schedule parameter {name!r}")
+            return values[name]
+
+        text = _PLACEHOLDER_RE.sub(substitute, text)
+    return ET.fromstring(text)  # noqa: S314 - packaged data
+
+
+@cache
+def _load(directory: Path, options: tuple[tuple[str, str], ...] = ()) -> SupportingData:
+    values = dict(options)
+    schedule_root = _parse(directory / "ScheduleSupportingData.xml", values)
     conflicts, groups, cvx, observations = _schedule(schedule_root)
     antigens = {}
     for path in sorted(directory.glob("AntigenSupportingData-*.xml")):
-        antigen = _antigen(ET.parse(path).getroot())  # noqa: S314 - trusted CDC data
+        antigen = _antigen(_parse(path, values))
         if antigen.name:
             antigens[antigen.name] = antigen
     cvx_of_group = {
@@ -409,10 +480,40 @@ def _load(directory: Path) -> SupportingData:
         conflicts_by_current=conflicts,
         observations=observations,
         cvx_of_group=cvx_of_group,
+        options=values,
     )
 
 
-def load_supporting_data(path: Path | str | None = None) -> SupportingData:
-    """Load (once per process and directory) the supporting data; default is the packaged CDSi 4.64."""
-    directory = DEFAULT_DATA_DIR if path is None else Path(path)
-    return _load(directory.resolve())
+def load_supporting_data(
+    path: Path | str | None = None, *, options: Mapping[str, str] | None = None
+) -> SupportingData:
+    """Load (once per process, directory and options) supporting data; default is the packaged CDSi 4.64.
+
+    ``options`` sets the directory's schedule parameters; undeclared names or values raise ``ValueError``.
+    """
+    directory = (DEFAULT_DATA_DIR if path is None else Path(path)).resolve()
+    return _load(directory, _resolved_options(directory, options))
+
+
+def schedule_sets() -> list[str]:
+    """Names of the packaged schedule sets, the default (Swedish) first."""
+    return list(_SCHEDULE_SETS)
+
+
+def _schedule_dir(name: str) -> Path:
+    directory = _SCHEDULE_SETS.get(name)
+    if directory is None:
+        raise ValueError(f"unknown schedule set {name!r}; choose one of {', '.join(_SCHEDULE_SETS)}")
+    return directory
+
+
+def schedule_parameters(name: str = DEFAULT_SCHEDULE_SET) -> list[ScheduleParameter]:
+    """The choices a care provider can make for a schedule set (name, default, allowed values)."""
+    return list(_parameters(_schedule_dir(name)).values())
+
+
+def load_schedule_set(
+    name: str = DEFAULT_SCHEDULE_SET, *, options: Mapping[str, str] | None = None
+) -> SupportingData:
+    """Load a packaged schedule set by name (``"se"`` or ``"cdc"``) with the provider's parameter choices."""
+    return load_supporting_data(_schedule_dir(name), options=options)

@@ -27,6 +27,7 @@ __all__ = [
     "Interval",
     "LiveVirusConflict",
     "ObservationDefinition",
+    "ScheduleParameter",
     "Series",
     "SeriesDose",
     "SeriesType",
@@ -280,8 +281,21 @@ class ObservationDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleParameter:
+    """A choice a schedule set leaves to the care provider (Ympa extension, ``ScheduleParameters.xml``)."""
+
+    name: str
+    default: str
+    allowed: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
 class SupportingData:
-    """All supporting data of one CDSi release, indexed for the engine."""
+    """All supporting data of one CDSi release (or schedule set), indexed for the engine.
+
+    ``options`` records the schedule-parameter values the data were loaded with.
+    """
 
     version: str
     antigens: dict[str, Antigen]
@@ -290,3 +304,4 @@ class SupportingData:
     conflicts_by_current: dict[str, tuple[LiveVirusConflict, ...]]
     observations: dict[str, ObservationDefinition]
     cvx_of_group: dict[str, frozenset[str]] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)

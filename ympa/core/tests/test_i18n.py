@@ -35,4 +35,6 @@ def test_placeholders_survive_translation() -> None:
     for block in _entries():
         msgid = "".join(_strings(block, "msgid"))
         for translation in _strings(block, r"msgstr(?:\[\d\])?"):
-            assert set(re.findall(r"%\(\w+\)[sd]", msgid)) == set(re.findall(r"%\(\w+\)[sd]", translation)), msgid
+            assert set(re.findall(r"%\(\w+\)[sd]", msgid)) == set(re.findall(r"%\(\w+\)[sd]", translation)), (
+                msgid
+            )

@@ -1,0 +1,115 @@
+"""Hepatitis A/B, pneumococcal, influenza and COVID-19 in the "se" schedule set, checked against sources."""
+
+from datetime import date, timedelta
+
+from ympa.forecast import ForecastResult, SeriesStatus, SupportingData
+from ympa.forecast.tests.swedish import due, run, status
+
+ADULT = date(1990, 5, 20)
+DAY0 = date(2026, 2, 2)
+ONE_DAY = timedelta(days=1)
+
+
+def risk_series(result: ForecastResult) -> str:
+    (risk,) = [s for s in result.antigens["HepB"].best if s.series_type == "Risk"]
+    return risk.series_name
+
+
+def test_hepatitis_a_booster_6_to_12_months(se: SupportingData) -> None:
+    """Havrix: one dose, booster 6-12 months later; given when there is an indication.
+
+    Source: https://pro.medicin.dk/Medicin/Praeparater/1565
+    """
+    assert status(run(se, ADULT, [], DAY0), "HepA") is SeriesStatus.NOT_RECOMMENDED
+    booster = due(run(se, ADULT, [(DAY0, "52")], DAY0 + ONE_DAY, ["SE-HEPA"]), "HepA")
+    assert (booster.dose_number, booster.earliest, booster.past_due) == (
+        2,
+        date(2026, 8, 2),
+        date(2027, 2, 1),
+    )
+    assert [v.vaccine_type for v in booster.recommended_vaccines] == ["Havrix 1440 ELISA U/ml"]
+
+
+def test_hepatitis_b_standard_and_rapid_schedules(se: SupportingData) -> None:
+    """Engerix-B: months 0, 1, 6; rapid months 0, 1, 2, 12; over 18 years days 0, 7, 21 and month 12.
+
+    Source: https://compendium.ch/de/product/107397-engerix-b-20-inj-susp-erw
+    """
+    one_month = date(2026, 3, 2)
+    third = due(run(se, ADULT, [(DAY0, "43"), (one_month, "43")], one_month + ONE_DAY, ["SE-HEPB"]), "HepB")
+    assert (third.dose_number, third.earliest) == (3, date(2026, 8, 2))  # six months after dose 1
+
+    rapid_doses = [(DAY0, "43"), (one_month, "43"), (date(2026, 4, 2), "43")]
+    rapid = run(se, ADULT, rapid_doses, date(2026, 4, 3), ["SE-HEPB"])
+    assert risk_series(rapid) == "Riskgrupp, snabbschema 0, 1, 2, 12 månader"
+    assert due(rapid, "HepB").earliest == date(2027, 2, 2)  # twelve months after dose 1
+
+    days = [(DAY0, "43"), (DAY0 + timedelta(days=7), "43"), (DAY0 + timedelta(days=21), "43")]
+    very_rapid = run(se, ADULT, days, DAY0 + timedelta(days=22), ["SE-HEPB"])
+    assert risk_series(very_rapid).startswith("Riskgrupp, snabbschema dag 0, 7, 21")
+    assert due(very_rapid, "HepB").earliest == date(2027, 2, 2)
+
+
+def test_combined_hepatitis_a_b_standard_and_rapid(se: SupportingData) -> None:
+    """Twinrix: doses 2 and 3 one and six months after dose 1; rapid for adults days 0, 7, 21 and month 12.
+
+    Source: https://www.felleskatalogen.no/medisin/twinrix-adult-twinrix-paediatric-glaxosmithkline-564888
+    """
+    indications = ["SE-HEPA", "SE-HEPB"]
+    one_month = date(2026, 3, 2)
+    standard = run(se, ADULT, [(DAY0, "104"), (one_month, "104")], one_month + ONE_DAY, indications)
+    for group in ("HepA", "HepB"):
+        assert due(standard, group).earliest == date(2026, 8, 2), group
+
+    days = [(DAY0 + timedelta(days=offset), "104") for offset in (0, 7, 21)]
+    rapid = run(se, ADULT, days, DAY0 + timedelta(days=22), indications)
+    for group in ("HepA", "HepB"):
+        fourth = due(rapid, group)
+        assert (fourth.dose_number, fourth.earliest) == (4, date(2027, 2, 2)), group
+
+
+def test_pneumococcal_vaccination_the_year_one_turns_75(se: SupportingData) -> None:
+    """Everyone is offered pneumococcal vaccination in the calendar year they turn 75 (programme from 2022).
+
+    Sources: https://www.vgregion.se/halsa-och-vard/vardgivarwebben/vardadministration/patientavgiftshandboken/halsovard/vaccination-pneumokocker/,
+    https://folkhalsomyndigheten.se/publikationer-och-material/publikationsarkiv/r/rekommendationer-om-pneumokockvaccination-/?pub=56914
+    """
+    birth = date(1951, 11, 30)  # turns 75 on 30 November 2026
+    in_the_year = due(run(se, birth, [], date(2026, 2, 1)), "Pneumococcal")
+    assert (in_the_year.earliest, in_the_year.latest) == (date(2026, 1, 1), date(2026, 12, 31))
+    assert status(run(se, birth, [], date(2025, 12, 31)), "Pneumococcal") is not SeriesStatus.NOT_COMPLETE
+    assert status(run(se, birth, [(date(2026, 3, 1), "216")], date(2026, 3, 2)), "Pneumococcal") is (
+        SeriesStatus.COMPLETE
+    )
+    assert status(run(se, birth, [], date(2027, 1, 1)), "Pneumococcal") is SeriesStatus.AGED_OUT
+
+
+def test_influenza_each_season_from_65(se: SupportingData) -> None:
+    """Annual influenza vaccination from 65 and for risk groups from 6 months; season 2025/26 from 14 October.
+
+    Sources: http://www.famlak.se/nyhet/snart-dags-for-arets-influensavaccin-har-ar-tiderna-for-drop-in/,
+    https://8sidor.se/sverige/2025/10/vaccinationerna-borjar/
+    """
+    senior = date(1955, 4, 1)
+    season = due(run(se, senior, [(date(2024, 11, 1), "150")], date(2025, 9, 1)), "Influenza")
+    assert season.earliest == date(2025, 10, 14)
+    done = run(se, senior, [(date(2024, 11, 1), "150"), (date(2025, 10, 20), "150")], date(2025, 11, 1))
+    assert status(done, "Influenza") is SeriesStatus.COMPLETE
+
+    younger = date(1970, 4, 1)
+    assert status(run(se, younger, [], date(2025, 10, 20)), "Influenza") is SeriesStatus.NOT_RECOMMENDED
+    assert due(run(se, younger, [], date(2025, 10, 20), ["SE-INFLUENSA"]), "Influenza").earliest == date(
+        2025, 10, 14
+    )
+
+
+def test_covid_19_from_75(se: SupportingData) -> None:
+    """COVID-19 vaccination from 75 years under the recommendations valid from 1 September 2025.
+
+    Sources: https://www.folkhalsomyndigheten.se/publikationer-och-material/publikationsarkiv/r/rekommendationer-om-vaccination-mot-covid-19?nav-open=true,
+    https://www.marsta.nu/startsidan/influensasasongen-startar-knappt-tva-av-tre-a-vaccinerade/
+    """
+    assert due(run(se, date(1948, 6, 1), [], date(2025, 8, 1)), "COVID-19").earliest == date(2025, 9, 1)
+    assert (
+        status(run(se, date(1960, 6, 1), [], date(2025, 10, 1)), "COVID-19") is SeriesStatus.NOT_RECOMMENDED
+    )

@@ -1,0 +1,219 @@
+"""The Swedish national child programme in the "se" schedule set, checked against its sources.
+
+Each test names the public source its expected dates are derived from.
+"""
+
+from datetime import date, timedelta
+
+from ympa.forecast import EvaluationStatus, SeriesStatus, SupportingData
+from ympa.forecast.tests.swedish import at_age, due, run, status
+
+BIRTH = date(2026, 1, 15)
+HEXA = "YMPA-INFANRIX-HEXA"
+ONE_DAY = timedelta(days=1)
+
+
+def test_infant_doses_due_at_3_months(se: SupportingData) -> None:
+    """DTaP-IPV-Hib with hepatitis B and PCV at 3 months; DTP from 2 months, products from 6 weeks.
+
+    Sources: https://www.vaccin.se/barn/barnvaccinationsprogrammet/ (schedule after HSLF-FS 2019:17),
+    https://www.folkhalsomyndigheten.se/publicerat-material/publikationsarkiv/v/vaccination-av-barn-och-ungdomar--/?pub=63136
+    (first of two primary doses at 2 months at the earliest),
+    https://samverkan.regionsormland.se/for-vardgivare/smittskydd-och-vardhygien/vaccination/vaccination-mot-hepatit-b/?share=on
+    (hepatitis B for all infants).
+    """
+    result = run(se, BIRTH, [], BIRTH)
+    three_months = date(2026, 4, 15)
+    for group in ("DTaP/Tdap/Td", "Polio", "Hib", "HepB", "Pneumococcal"):
+        assert due(result, group).recommended == three_months, group
+    assert due(result, "DTaP/Tdap/Td").earliest == date(2026, 3, 15)
+    assert due(result, "Hib").earliest == BIRTH + timedelta(weeks=6)
+    assert HEXA in {v.cvx for v in due(result, "DTaP/Tdap/Td").recommended_vaccines}
+    assert HEXA in {v.cvx for v in due(result, "HepB").recommended_vaccines}
+
+
+def test_second_and_third_doses_at_5_and_12_months(se: SupportingData) -> None:
+    """Dose 2 at 5 months (6 weeks or more after dose 1), dose 3 at 12 months (6 months or more after dose 2).
+
+    Sources: https://www.vaccin.se/barn/barnvaccinationsprogrammet/,
+    https://www.folkhalsomyndigheten.se/publicerat-material/publikationsarkiv/v/vaccination-av-barn-och-ungdomar--/?pub=63136,
+    https://www.folkhalsomyndigheten.se/smittskydd-beredskap/vaccinationer/fragor-och-svar/haemophilus-influenzae-typ-b2/?exp=57433
+    """
+    first = at_age(BIRTH, "3 months")
+    after_first = run(se, BIRTH, [(first, HEXA), (first, "133")], first + ONE_DAY)
+    dtp = due(after_first, "DTaP/Tdap/Td")
+    assert (dtp.dose_number, dtp.earliest, dtp.recommended) == (
+        2,
+        first + timedelta(weeks=6),
+        date(2026, 6, 15),
+    )
+    assert due(after_first, "Pneumococcal").recommended == date(2026, 6, 15)
+    assert due(after_first, "HepB").recommended == date(2026, 6, 15)
+
+    second = at_age(BIRTH, "5 months")
+    doses = [(first, HEXA), (first, "133"), (second, HEXA), (second, "133")]
+    after_second = run(se, BIRTH, doses, second + ONE_DAY)
+    dtp = due(after_second, "DTaP/Tdap/Td")
+    assert (dtp.dose_number, dtp.earliest, dtp.recommended) == (3, date(2026, 12, 15), date(2027, 1, 15))
+    assert due(after_second, "Hib").earliest == date(2026, 12, 15)
+    assert due(after_second, "Pneumococcal").recommended == date(2027, 1, 15)
+
+    third = at_age(BIRTH, "12 months")
+    done = run(se, BIRTH, [*doses, (third, HEXA), (third, "133")], third + ONE_DAY)
+    for group in ("Hib", "HepB"):
+        assert status(done, group) is SeriesStatus.COMPLETE, group
+    assert done.antigens["Pneumococcal"].best[0].status is SeriesStatus.COMPLETE
+
+
+def test_rotavirus_from_6_weeks_with_the_smpc_upper_age_limits(se: SupportingData) -> None:
+    """Rotarix from 6 weeks, not started from 12 weeks, dose 2 due before 16 weeks and given by 24 weeks.
+
+    Sources: https://uat.mims.com/hongkong/drug/info/rotarix/dosage (Rotarix posology),
+    https://www.folkhalsomyndigheten.se/smittskydd-beredskap/vaccinationer/fragor-och-svar/rotavirus/?exp=57188
+    (not started when the child has turned 12 weeks),
+    https://www.folkhalsomyndigheten.se/publicerat-material/publikationsarkiv/v/vaccination-av-barn-och-ungdomar--/?pub=63136
+    (second dose before 16 weeks, at least 4 weeks apart).
+    """
+    first = run(se, BIRTH, [], BIRTH)
+    rota = due(first, "Rotavirus")
+    assert (rota.earliest, rota.recommended) == (BIRTH + timedelta(weeks=6), BIRTH + timedelta(weeks=6))
+    assert rota.latest == BIRTH + timedelta(weeks=12) - ONE_DAY
+    assert [v.cvx for v in rota.recommended_vaccines] == ["119"]
+
+    dose1 = BIRTH + timedelta(weeks=6)
+    second = due(run(se, BIRTH, [(dose1, "119")], dose1 + ONE_DAY), "Rotavirus")
+    assert second.earliest == dose1 + timedelta(weeks=4)
+    assert second.past_due == BIRTH + timedelta(weeks=16) - ONE_DAY
+    assert second.latest == BIRTH + timedelta(weeks=24) - ONE_DAY
+
+    too_late = run(se, BIRTH, [], BIRTH + timedelta(weeks=12))
+    assert status(too_late, "Rotavirus") is SeriesStatus.AGED_OUT
+
+
+def test_rotateq_third_dose_by_32_weeks(se: SupportingData) -> None:
+    """RotaTeq: three doses at least 4 weeks apart, the third at 5 months, the course finished by week 32.
+
+    Sources: https://andavac.es/faq-profesionales/que-caracteristicas-tiene-la-vacuna-pentavalente-resortante-humana-bovina-rotateq-msd,
+    https://www.vaccin.se/barn/barnvaccinationsprogrammet/
+    """
+    doses = [(BIRTH + timedelta(weeks=6), "116"), (at_age(BIRTH, "3 months"), "116")]
+    result = run(se, BIRTH, doses, at_age(BIRTH, "3 months") + ONE_DAY)
+    (best,) = result.antigens["Rotavirus"].best
+    assert best.series_name == "RotaTeq 3 doser"
+    third = due(result, "Rotavirus")
+    assert (third.dose_number, third.recommended) == (3, date(2026, 6, 15))
+    assert third.latest == BIRTH + timedelta(weeks=32) - ONE_DAY
+
+
+def test_mmr_at_18_months_and_in_school_years_1_2(se: SupportingData) -> None:
+    """MMR at 18 months (a dose before 12 months does not count) and again in school years 1-2.
+
+    School year 1 starts in August of the year the child turns 7; school year 2 ends in June of the year it
+    turns 9. Sources: https://www.vaccin.se/barn/barnvaccinationsprogrammet/,
+    https://www.folkhalsomyndigheten.se/smittskydd-beredskap/vaccinationer/fragor-och-svar/massling-passjuka-och-roda-hund/?exp=57141,
+    https://e-tjanster.timra.se/oversikt/overview/671 (skollagen 7 kap. 10 §),
+    https://gyf.se/sv/Utbildningar/Lasarstider/ (läsåret börjar i augusti och slutar i juni).
+    """
+    first = due(run(se, BIRTH, [], BIRTH), "MMR")
+    assert (first.earliest, first.recommended) == (date(2027, 1, 15), date(2027, 7, 15))
+
+    early = at_age(BIRTH, "11 months")
+    result = run(se, BIRTH, [(early, "03")], early + ONE_DAY)
+    assert result.antigens["Measles"].best[0].evaluations[0].status is EvaluationStatus.NOT_VALID
+    assert due(result, "MMR").dose_number == 1
+
+    dose1 = at_age(BIRTH, "18 months")
+    second = due(run(se, BIRTH, [(dose1, "03")], dose1 + ONE_DAY), "MMR")
+    assert second.earliest == dose1 + timedelta(weeks=4)
+    assert second.recommended == date(2033, 8, 1)  # autumn term of the year the child turns 7
+    assert second.past_due == date(2035, 6, 30)  # end of school year 2
+
+
+def test_school_year_follows_the_calendar_year_of_birth(se: SupportingData) -> None:
+    """Children born on 31 December and 1 January start school a year apart.
+
+    Sources: https://e-tjanster.timra.se/oversikt/overview/671 (skolplikten inträder höstterminen det
+    kalenderår barnet fyller sex år), https://gyf.se/sv/Utbildningar/Lasarstider/
+    """
+    for birth, autumn in ((date(2019, 12, 31), date(2026, 8, 1)), (date(2020, 1, 1), date(2027, 8, 1))):
+        dose1 = at_age(birth, "18 months")
+        assert due(run(se, birth, [(dose1, "03")], dose1 + ONE_DAY), "MMR").recommended == autumn
+
+
+def test_boosters_at_5_years_and_in_school_years_8_9(se: SupportingData) -> None:
+    """DTaP-IPV at 5 years; dTap in school years 8-9, at least 5 years after the previous booster.
+
+    Sources: https://www.vaccin.se/barn/barnvaccinationsprogrammet/,
+    https://www.folkhalsomyndigheten.se/publicerat-material/publikationsarkiv/v/vaccination-av-barn-och-ungdomar--/?pub=63136
+    """
+    primary = [(at_age(BIRTH, age), HEXA) for age in ("3 months", "5 months", "12 months")]
+    fourth = due(run(se, BIRTH, primary, at_age(BIRTH, "13 months")), "DTaP/Tdap/Td")
+    assert (fourth.dose_number, fourth.recommended) == (4, date(2031, 1, 15))
+    polio = due(run(se, BIRTH, primary, at_age(BIRTH, "13 months")), "Polio")
+    assert (polio.dose_number, polio.recommended) == (4, date(2031, 1, 15))
+
+    booster = date(2031, 2, 1)
+    result = run(se, BIRTH, [*primary, (booster, "130")], date(2036, 1, 1))
+    assert status(result, "Polio") is SeriesStatus.COMPLETE
+    fifth = due(result, "DTaP/Tdap/Td")
+    assert fifth.dose_number == 5
+    assert fifth.earliest == date(2036, 2, 1)  # 5 years after the previous booster
+    assert fifth.recommended == date(2040, 8, 1)  # school year 8: autumn of the year the child turns 14
+    assert fifth.past_due == date(2042, 6, 30)  # end of school year 9
+    assert {v.cvx for v in fifth.recommended_vaccines} == {"115", "YMPA-BOOSTRIX-POLIO"}
+
+
+def test_hpv_in_school_year_5(se: SupportingData) -> None:
+    """HPV in school year 5, two doses at least five months apart and within a year; not started from 15.
+
+    Source: https://elevhalsan.uppsala.se/hem/till-e-handboken/vaccinationer/vaccin/hpv/
+    """
+    first = due(run(se, BIRTH, [], date(2036, 1, 1)), "HPV")
+    assert first.recommended == date(2037, 8, 1)  # autumn of the year the child turns 11
+    assert first.past_due == date(2038, 6, 30)
+
+    dose1 = date(2037, 9, 1)
+    second = due(run(se, BIRTH, [(dose1, "165")], dose1 + ONE_DAY), "HPV")
+    assert (second.dose_number, second.earliest, second.past_due) == (2, date(2038, 2, 1), date(2038, 8, 31))
+
+    assert status(run(se, BIRTH, [], at_age(BIRTH, "15 years")), "HPV") is SeriesStatus.AGED_OUT
+
+
+def test_hib_catch_up_one_dose_after_one_year_and_only_before_6(se: SupportingData) -> None:
+    """An unvaccinated child over one year needs one Hib dose; catch-up only up to 6 years.
+
+    Sources: https://www.folkhalsomyndigheten.se/smittskydd-beredskap/vaccinationer/fragor-och-svar/haemophilus-influenzae-typ-b2/?exp=57433,
+    https://www.folkhalsomyndigheten.se/smittskydd-beredskap/vaccinationer/fragor-och-svar/allmanna-vaccinations-programmet/kompletterande-vaccinationer/ska-alla-barn-erbjudas-kompletterande-vaccinationer-inom-det-allmanna-vaccinationsprogrammet/
+    """
+    two_years = at_age(BIRTH, "2 years")
+    assert due(run(se, BIRTH, [], two_years), "Hib").dose_number == 1
+    assert status(run(se, BIRTH, [(two_years, "48")], two_years + ONE_DAY), "Hib") is SeriesStatus.COMPLETE
+    assert status(run(se, BIRTH, [], at_age(BIRTH, "6 years")), "Hib") is SeriesStatus.AGED_OUT
+    assert (
+        status(run(se, BIRTH, [], at_age(BIRTH, "6 years")), "Pneumococcal") is not SeriesStatus.NOT_COMPLETE
+    )
+
+
+def test_catch_up_after_three_primary_doses_abroad(se: SupportingData) -> None:
+    """Three primary doses a month apart (another country's schedule) count; the booster follows 6 months on.
+
+    Source: https://www.folkhalsomyndigheten.se/publicerat-material/publikationsarkiv/v/vaccination-av-barn-och-ungdomar--/?pub=63136
+    """
+    doses = [(at_age(BIRTH, age), "110") for age in ("2 months", "3 months", "4 months")]
+    result = run(se, BIRTH, doses, at_age(BIRTH, "5 months"))
+    (best,) = result.antigens["Diphtheria"].best
+    assert best.series_name.startswith("Tre primärdoser")
+    booster = due(result, "DTaP/Tdap/Td")
+    assert (booster.dose_number, booster.earliest) == (4, date(2026, 11, 15))
+
+
+def test_children_are_not_offered_the_adult_programmes(se: SupportingData) -> None:
+    """The 75-year pneumococcal dose and the 65+ influenza dose are not started for children.
+
+    Sources: https://www.vgregion.se/halsa-och-vard/vardgivarwebben/vardadministration/patientavgiftshandboken/halsovard/vaccination-pneumokocker/,
+    http://www.famlak.se/nyhet/snart-dags-for-arets-influensavaccin-har-ar-tiderna-for-drop-in/
+    """
+    result = run(se, BIRTH, [], BIRTH)
+    assert status(result, "Influenza") is SeriesStatus.NOT_RECOMMENDED
+    assert status(result, "COVID-19") is SeriesStatus.NOT_RECOMMENDED
+    assert [s.series_name for s in result.antigens["Pneumococcal"].best] == ["Barnprogrammet pneumokocker"]
