@@ -40,3 +40,20 @@ def page(browser: Browser) -> Iterator[Page]:
     tab = context.new_page()
     yield tab
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def reference_data(transactional_db: None) -> None:
+    """Regions and the catalogue, as the data migrations load them.
+
+    A live-server test is transactional, and the database is emptied after each one; the serialized
+    rollback that would restore migration data does not survive Playwright's event loop in this thread.
+    """
+    from django.apps import apps
+
+    from ympa.catalog.reference import load_catalog
+    from ympa.orgs.reference import load_regions
+
+    if not apps.get_model("orgs", "Region").objects.exists():
+        load_regions(apps.get_model("orgs", "Region"), apps.get_model("orgs", "Municipality"))
+        load_catalog(apps.get_model("catalog", "Disease"), apps.get_model("catalog", "Product"))

@@ -15,7 +15,11 @@ from conftest import PASSWORD, TOTP_SECRET
 from ympa.authn.models import User
 from ympa.journal.models import Vaccination
 
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("standing_orders")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.usefixtures("standing_orders"),
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def log_in(page: Page, base: str, username: str) -> None:

@@ -51,6 +51,12 @@ class AdministrationForm(StyledForm):
     site = forms.ChoiceField(label=_("Site"), choices=[("", "—"), *Site.choices])
     route = forms.ChoiceField(label=_("Route"), choices=[("", "—"), *Route.choices])
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    override_reason = forms.CharField(
+        label=_("Why the dose was given although it does not count"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,6 +75,7 @@ class AdministrationForm(StyledForm):
             route=data["route"],
             note=data["note"],
             expired_batch_confirmed=data["expired_batch_confirmed"],
+            override_reason=data["override_reason"],
         )
 
 

@@ -33,6 +33,7 @@ class Visit(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["patient", "care_unit", "visit_date"], name="visit_one_per_day"),
         ]
+        indexes = [models.Index(fields=["care_unit", "patient"], name="visit_unit_patient_idx")]
 
     def __str__(self) -> str:
         return f"{self.patient} @ {self.care_unit} {self.visit_date}"
@@ -180,6 +181,8 @@ class VaccinationVersion(models.Model):
     route = models.CharField(max_length=2, choices=Route.choices)
     performer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     note = models.TextField(blank=True)
+    # Why a dose that decision support judged not valid (too early, too young, ...) was given anyway.
+    override_reason = models.TextField(blank=True)
     correction_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -268,3 +271,36 @@ class AdverseEvent(models.Model):
     @property
     def symptom_labels(self) -> list[str]:
         return [str(Symptom(code).label) if code in Symptom.values else code for code in self.symptoms]
+
+
+class StoredForecast(models.Model):
+    """The current forecast of one vaccine group for one patient under one schedule set (derived data).
+
+    Recomputed after every change of the patient's signed history, so worklists, reminders and statistics
+    read it instead of running the engine in bulk per request.
+    """
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="forecasts")
+    schedule_key = models.CharField(max_length=120)
+    vaccine_group = models.CharField(max_length=40)
+    status = models.CharField(max_length=20)
+    dose_number = models.PositiveSmallIntegerField(null=True, blank=True)
+    earliest = models.DateField(null=True, blank=True)
+    recommended = models.DateField(null=True, blank=True)
+    past_due = models.DateField(null=True, blank=True)
+    latest = models.DateField(null=True, blank=True)
+    computed_at = models.DateTimeField()
+    assessment_date = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "schedule_key", "vaccine_group"], name="stored_forecast_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["schedule_key", "vaccine_group", "recommended"], name="forecast_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient_id} {self.vaccine_group}: {self.status}"

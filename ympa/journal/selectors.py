@@ -4,15 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from ympa.catalog.models import Product
 from ympa.core.actor import Actor
 from ympa.core.errors import NotPermitted
-from ympa.journal.models import AdverseEvent, EntryStatus, Vaccination, VaccinationVersion
+from ympa.forecast import EvaluationStatus, SeriesStatus
+from ympa.journal.forecasts import (
+    QUIET,
+    STATUS_LABELS,
+    group_label,
+    history,
+    next_dose_number,
+    reason_label,
+    run,
+    schedule_data,
+    schedule_key,
+)
+from ympa.journal.models import (
+    AdverseEvent,
+    EntryStatus,
+    StoredForecast,
+    Vaccination,
+    VaccinationVersion,
+    Visit,
+)
 from ympa.orgs.models import CareUnit
 from ympa.patients.models import Patient
 
@@ -124,12 +144,17 @@ def administration_defaults(
         .only("batch_number", "batch_expiry", "site", "route", "dose_volume_ml")
         .first()
     )
-    given_before = (
-        Vaccination.objects.filter(patient=patient, care_unit__care_provider_id=unit.care_provider_id)
-        .exclude(status=EntryStatus.NULLIFIED)
-        .filter(current_version__product__vaccine_group=product.vaccine_group)
-        .count()
-    )
+    # The dose number comes from the evaluation of the whole history when decision support knows the
+    # product; otherwise from counting this provider's earlier doses in the same catalogue group.
+    dose_number = next_dose_number(patient, unit.care_provider, product)
+    if dose_number is None:
+        dose_number = (
+            Vaccination.objects.filter(patient=patient, care_unit__care_provider_id=unit.care_provider_id)
+            .exclude(status=EntryStatus.NULLIFIED)
+            .filter(current_version__product__vaccine_group=product.vaccine_group)
+            .count()
+            + 1
+        )
     routes = list(product.routes)
     volumes = list(product.dose_volumes_ml)
     return AdministrationDefaults(
@@ -140,5 +165,154 @@ def administration_defaults(
         dose_volume_ml=last.dose_volume_ml
         if last
         else (Decimal(str(volumes[0])) if len(volumes) == 1 else None),
-        dose_number=given_before + 1,
+        dose_number=dose_number,
     )
+
+
+@dataclass(frozen=True)
+class GroupForecastRow:
+    vaccine_group: str
+    label: str
+    status: str
+    status_label: str
+    dose_number: int | None
+    earliest: date | None
+    recommended: date | None
+    past_due: date | None
+    state: str  # "overdue", "due", "upcoming" or "" (nothing to do)
+
+
+@dataclass(frozen=True)
+class InvalidDose:
+    day: date
+    code: str
+    vaccine_group: str
+    reasons: str
+
+
+@dataclass(frozen=True)
+class DecisionSupport:
+    groups: list[GroupForecastRow]
+    quiet_groups: list[GroupForecastRow]
+    invalid_doses: list[InvalidDose]
+    unknown_codes: list[str]
+    schedule_set: str
+
+
+def patient_decision_support(*, actor: Actor, patient: Patient, today: date) -> DecisionSupport | None:
+    """Evaluation and forecast of the whole signed history under the schedules of the actor's provider."""
+    assignment = actor.assignment
+    if assignment is None or assignment.care_unit is None or patient.birth_date is None:
+        return None
+    provider = assignment.care_unit.care_provider
+    doses = history(patient)
+    result = run(patient, doses, schedule_data(provider), today)
+    rows: list[GroupForecastRow] = []
+    quiet: list[GroupForecastRow] = []
+    for name, group in result.vaccine_groups.items():
+        dates = group.forecast
+        state = ""
+        if group.status == SeriesStatus.NOT_COMPLETE and dates is not None and dates.recommended is not None:
+            if dates.past_due is not None and dates.past_due <= today:
+                state = "overdue"
+            elif dates.recommended <= today:
+                state = "due"
+            else:
+                state = "upcoming"
+        row = GroupForecastRow(
+            vaccine_group=name,
+            label=group_label(name),
+            status=str(group.status),
+            status_label=str(STATUS_LABELS.get(group.status, group.status)),
+            dose_number=dates.dose_number if dates else None,
+            earliest=dates.earliest if dates else None,
+            recommended=dates.recommended if dates else None,
+            past_due=dates.past_due if dates else None,
+            state=state,
+        )
+        (quiet if group.status in QUIET and not group.dose_statuses else rows).append(row)
+    # A dose "does not count" where it is not valid, or where it is extraneous and counts in no group at all
+    # (a combination vaccine that counts for one antigen is not listed for the other).
+    counted = {
+        index
+        for group in result.vaccine_groups.values()
+        for index, status in group.dose_statuses
+        if status == EvaluationStatus.VALID
+    }
+    invalid = []
+    for name, group in result.vaccine_groups.items():
+        for index, status in group.dose_statuses:
+            if status == EvaluationStatus.NOT_VALID or (
+                status == EvaluationStatus.EXTRANEOUS and index not in counted
+            ):
+                reasons = {
+                    r
+                    for series in group.series
+                    for e in series.evaluations
+                    if e.dose_index == index
+                    for r in e.reasons
+                }
+                invalid.append(
+                    InvalidDose(
+                        day=doses[index].day,
+                        code=doses[index].code,
+                        vaccine_group=group_label(name),
+                        reasons=", ".join(reason_label(r) for r in sorted(reasons)),
+                    )
+                )
+    return DecisionSupport(
+        groups=sorted(rows, key=lambda r: ({"overdue": 0, "due": 1, "upcoming": 2}.get(r.state, 3), r.label)),
+        quiet_groups=sorted(quiet, key=lambda r: r.label),
+        invalid_doses=sorted(invalid, key=lambda d: d.day),
+        unknown_codes=sorted(set(result.unknown_cvx)),
+        schedule_set=provider.schedule_set,
+    )
+
+
+@dataclass(frozen=True)
+class DueRow:
+    patient: Patient
+    vaccine_group: str
+    label: str
+    dose_number: int | None
+    recommended: date
+    past_due: date | None
+    overdue: bool
+
+
+def due_worklist(
+    *, actor: Actor, on: date, vaccine_group: str = "", limit: int = 500
+) -> tuple[list[DueRow], int]:
+    """Patients with a care relation to the actor's unit (a visit there) who are due or overdue on `on`,
+    read from the stored forecasts. Returns the rows (at most `limit`) and the total count."""
+    assignment = actor.assignment
+    if assignment is None or assignment.care_unit is None:
+        raise NotPermitted("no care unit assignment")
+    unit = assignment.care_unit
+    queryset = (
+        StoredForecast.objects.filter(
+            schedule_key=schedule_key(unit.care_provider),
+            status=SeriesStatus.NOT_COMPLETE,
+            recommended__lte=on,
+        )
+        .filter(Exists(Visit.objects.filter(care_unit=unit, patient=OuterRef("patient"))))
+        .filter(patient__deceased_on__isnull=True)
+    )
+    if vaccine_group:
+        queryset = queryset.filter(vaccine_group=vaccine_group)
+    total = queryset.count()
+    rows = [
+        DueRow(
+            patient=f.patient,
+            vaccine_group=f.vaccine_group,
+            label=group_label(f.vaccine_group),
+            dose_number=f.dose_number,
+            recommended=f.recommended or on,
+            past_due=f.past_due,
+            overdue=f.past_due is not None and f.past_due <= on,
+        )
+        for f in queryset.select_related("patient").order_by(
+            "past_due", "recommended", "patient__family_name"
+        )[:limit]
+    ]
+    return rows, total

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,6 +24,8 @@ from ympa.authn.models import User
 from ympa.catalog.models import Product
 from ympa.core.actor import Actor
 from ympa.core.errors import ConflictError, NotPermitted
+from ympa.journal.decision import ForecastRow, GivenDose, compute_rows, data_for_key, forecast_rows_for
+from ympa.journal.forecasts import assess_dose, history, keys_in_use
 from ympa.journal.models import (
     AdverseEvent,
     EntryStatus,
@@ -27,12 +34,13 @@ from ympa.journal.models import (
     Severity,
     Site,
     StandingOrder,
+    StoredForecast,
     Symptom,
     Vaccination,
     VaccinationVersion,
     Visit,
 )
-from ympa.orgs.models import Assignment, CareUnit
+from ympa.orgs.models import Assignment, CareProvider, CareUnit
 from ympa.orgs.rights import Right
 from ympa.patients.models import Patient
 
@@ -54,6 +62,7 @@ class Administration:
     dose_volume_ml: Decimal | None = None
     note: str = ""
     expired_batch_confirmed: bool = False
+    override_reason: str = ""
 
     @classmethod
     def of_version(cls, version: VaccinationVersion) -> Administration:
@@ -189,6 +198,66 @@ def _order_for(
     )
 
 
+def _decision_support(
+    patient: Patient, unit: CareUnit, data: Administration, *, exclude: Vaccination | None = None
+) -> tuple[Administration, list[str]]:
+    """Check the dose against the provider's schedules before it is signed.
+
+    A dose that would not count (too young, too soon, live-virus conflict, series complete, ...) may still be
+    signed, because it was given, but only with a stated reason, which is stored with the version.
+    """
+    problems = [
+        p.describe()
+        for p in assess_dose(
+            patient,
+            unit.care_provider,
+            day=timezone.localdate(data.administered_at),
+            product=data.product,
+            volume=data.dose_volume_ml,
+            exclude_vaccination=exclude.pk if exclude is not None else None,
+        )
+    ]
+    if not problems:
+        return replace(data, override_reason=""), []
+    if not data.override_reason.strip():
+        raise ValidationError(
+            {
+                "override_reason": ValidationError(
+                    _("Decision support: the dose does not count (%(problems)s). If it was given, say why.")
+                    % {"problems": "; ".join(problems)},
+                    code="dose_not_valid",
+                )
+            }
+        )
+    return replace(data, override_reason=data.override_reason.strip()), problems
+
+
+class _ForecastRefresh:
+    """One on-commit callback per transaction that queues each changed patient's refresh once."""
+
+    def __init__(self) -> None:
+        self.patient_ids: set[str] = set()
+
+    def __call__(self) -> None:
+        from ympa.journal.tasks import refresh_patient_forecasts
+
+        for patient_id in sorted(self.patient_ids):
+            refresh_patient_forecasts.enqueue(patient_id)
+
+
+def _refresh_forecasts_after_commit(patient: Patient) -> None:
+    # A bulk action (the demo, an import) signs many doses of a patient in one transaction: refresh each once.
+    # Django keeps registered callbacks in connection.run_on_commit as (savepoint ids, callback, robust).
+    connection = transaction.get_connection()
+    pending = next(
+        (f for _sids, f, _robust in connection.run_on_commit if isinstance(f, _ForecastRefresh)), None
+    )
+    if pending is None:
+        pending = _ForecastRefresh()
+        transaction.on_commit(pending)
+    pending.patient_ids.add(str(patient.pk))
+
+
 def _snapshot(data: Administration) -> dict[str, Any]:
     return {
         "administered_at": data.administered_at.isoformat(),
@@ -200,6 +269,7 @@ def _snapshot(data: Administration) -> dict[str, Any]:
         "site": data.site,
         "route": data.route,
         "expired_batch_confirmed": data.expired_batch_confirmed,
+        "override_reason": data.override_reason,
     }
 
 
@@ -229,6 +299,9 @@ def vaccination_record(
         if existing is not None:
             return _same_request(existing, patient)
     clean = _validate(patient, data)
+    problems: list[str] = []
+    if sign:
+        clean, problems = _decision_support(patient, unit, clean)
     resolved_order = _order_for(
         actor=actor, user=user, assignment=assignment, unit=unit, patient=patient, data=clean, order=order
     )
@@ -284,8 +357,9 @@ def vaccination_record(
             patient=patient,
             object_type="journal.vaccination",
             object_id=str(vaccination.pk),
-            detail={"version": 1},
+            detail={"version": 1, "decision_support": problems},
         )
+        _refresh_forecasts_after_commit(patient)
     return vaccination
 
 
@@ -337,7 +411,7 @@ def vaccination_update_draft(*, actor: Actor, vaccination: Vaccination, data: Ad
 
 
 @transaction.atomic
-def vaccination_sign(*, actor: Actor, vaccination: Vaccination) -> Vaccination:
+def vaccination_sign(*, actor: Actor, vaccination: Vaccination, override_reason: str = "") -> Vaccination:
     user = _user(actor)
     _assignment, unit = _assignment_with(actor, Right.SIGN)
     locked = _lock(vaccination)
@@ -348,10 +422,15 @@ def vaccination_sign(*, actor: Actor, vaccination: Vaccination) -> Vaccination:
     version = locked.current_version
     assert version is not None
     # Re-validate: time has passed since the draft (the batch may have expired, a birth date been corrected).
-    _validate(locked.patient, Administration.of_version(version))
+    draft = Administration.of_version(version)
+    _validate(locked.patient, draft)
+    checked, problems = _decision_support(
+        locked.patient, unit, replace(draft, override_reason=override_reason or draft.override_reason)
+    )
+    version.override_reason = checked.override_reason
     version.signed_at = timezone.now()
     version.signed_by = user
-    version.save(update_fields=["signed_at", "signed_by"])
+    version.save(update_fields=["override_reason", "signed_at", "signed_by"])
     locked.status = EntryStatus.SIGNED
     locked.save(update_fields=["status"])
     audit_event_record(
@@ -360,8 +439,9 @@ def vaccination_sign(*, actor: Actor, vaccination: Vaccination) -> Vaccination:
         patient=locked.patient,
         object_type="journal.vaccination",
         object_id=str(locked.pk),
-        detail={"version": version.number},
+        detail={"version": version.number, "decision_support": problems},
     )
+    _refresh_forecasts_after_commit(locked.patient)
     return locked
 
 
@@ -389,9 +469,14 @@ def vaccination_correct(
     previous = locked.current_version
     assert previous is not None
     old = Administration.of_version(previous)
-    changed = [f.name for f in fields(clean) if getattr(old, f.name) != getattr(clean, f.name)]
+    changed = [
+        f.name
+        for f in fields(clean)
+        if f.name != "override_reason" and getattr(old, f.name) != getattr(clean, f.name)
+    ]
     if not changed:
         raise ValidationError({"__all__": _("Nothing was changed, so there is nothing to correct.")})
+    clean, problems = _decision_support(locked.patient, unit, clean, exclude=locked)
     now = timezone.now()
     version = VaccinationVersion.objects.create(
         vaccination=locked,
@@ -416,8 +501,10 @@ def vaccination_correct(
             "version": version.number,
             "reason": reason,
             "changes": {name: [before.get(name), after.get(name)] for name in changed if name in before},
+            "decision_support": problems,
         },
     )
+    _refresh_forecasts_after_commit(locked.patient)
     return locked
 
 
@@ -447,6 +534,8 @@ def vaccination_nullify(*, actor: Actor, vaccination: Vaccination, reason: str) 
         object_id=str(locked.pk),
         detail={"reason": reason},
     )
+    if locked.current_version is not None and locked.current_version.signed_at is not None:
+        _refresh_forecasts_after_commit(locked.patient)
     return locked
 
 
@@ -549,3 +638,121 @@ def adverse_event_nullify(*, actor: Actor, event: AdverseEvent, reason: str) -> 
         detail={"reason": locked.nullification_reason},
     )
     return locked
+
+
+def _stored(row: ForecastRow, key: str, now: datetime, today: date) -> StoredForecast:
+    patient_id, group, status, dose_number, earliest, recommended, past_due, latest = row
+    return StoredForecast(
+        patient_id=patient_id,
+        schedule_key=key,
+        vaccine_group=group,
+        status=status,
+        dose_number=dose_number,
+        earliest=earliest,
+        recommended=recommended,
+        past_due=past_due,
+        latest=latest,
+        computed_at=now,
+        assessment_date=today,
+    )
+
+
+@transaction.atomic
+def forecast_refresh_patient(*, patient_id: str) -> int:
+    """Recompute the patient's stored forecasts under every schedule set in use; returns the row count.
+
+    Idempotent: it replaces whatever was stored, so running it twice (or late) gives the same result.
+    """
+    patient = Patient.objects.select_for_update().filter(pk=patient_id).first()
+    if patient is None:
+        return 0
+    StoredForecast.objects.filter(patient=patient).delete()
+    if patient.birth_date is None:
+        return 0
+    doses = history(patient)
+    today, now = timezone.localdate(), timezone.now()
+    item = [(str(patient.pk), patient.birth_date, patient.legal_sex, doses)]
+    rows = [
+        _stored(row, key, now, today)
+        for key in keys_in_use(CareProvider.objects.all())
+        for row in forecast_rows_for(data_for_key(key), item, today)
+    ]
+    StoredForecast.objects.bulk_create(rows)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class RefreshStats:
+    patients: int
+    rows: int
+    seconds: float
+
+
+def forecast_refresh_all(
+    *, workers: int = 2, chunk: int = 500, progress: Callable[[int, int, float], None] | None = None
+) -> RefreshStats:
+    """Recompute every patient's stored forecasts (after new supporting data or a schedule-set change).
+
+    The engine is pure Python and CPU-bound, so chunks of patients go to worker processes while this process
+    reads the next chunk and writes the results; each chunk is replaced in its own transaction.
+    """
+    started = time.monotonic()
+    keys = keys_in_use(CareProvider.objects.all())
+    today = timezone.localdate()
+    total = Patient.objects.filter(birth_date__isnull=False).count()
+    done = rows = 0
+    last_pk = None
+    # Workers import only the Django-free engine bridge; forking this (possibly threaded) process is avoided.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context) as pool:
+        while True:
+            page = Patient.objects.filter(birth_date__isnull=False).order_by("pk")
+            if last_pk is not None:
+                page = page.filter(pk__gt=last_pk)
+            patients = list(page.values_list("pk", "birth_date", "legal_sex")[:chunk])
+            if not patients:
+                break
+            last_pk = patients[-1][0]
+            doses = _histories([pk for pk, _birth, _sex in patients])
+            items = [
+                (str(pk), birth, sex, doses.get(pk, [])) for pk, birth, sex in patients if birth is not None
+            ]
+            step = -(-len(items) // max(1, workers))
+            parts = [items[i : i + step] for i in range(0, len(items), step)]
+            jobs = [(key, pool.submit(compute_rows, key, part, today)) for key in keys for part in parts]
+            now = timezone.now()
+            with transaction.atomic():
+                StoredForecast.objects.filter(patient_id__in=[pk for pk, _b, _s in patients]).delete()
+                for key, future in jobs:
+                    created = [_stored(row, key, now, today) for row in future.result()]
+                    StoredForecast.objects.bulk_create(created, batch_size=2000)
+                    rows += len(created)
+            done += len(patients)
+            if progress is not None:
+                progress(done, total, time.monotonic() - started)
+    return RefreshStats(patients=done, rows=rows, seconds=time.monotonic() - started)
+
+
+def _histories(patient_ids: list[UUID]) -> dict[UUID, list[GivenDose]]:
+    """Signed, not nullified current versions of many patients, in one query."""
+    versions = (
+        VaccinationVersion.objects.filter(
+            vaccination__patient_id__in=patient_ids,
+            vaccination__status=EntryStatus.SIGNED,
+            vaccination__current_version=F("pk"),
+        )
+        .order_by("administered_at")
+        .values_list(
+            "vaccination__patient_id",
+            "administered_at",
+            "product__cvx_code",
+            "product__local_code",
+            "dose_volume_ml",
+        )
+    )
+    result: dict[UUID, list[GivenDose]] = {}
+    for patient_id, given_at, cvx, local, volume in versions:
+        result.setdefault(patient_id, []).append(
+            GivenDose(timezone.localdate(given_at), cvx or local, volume)
+        )
+    return result

@@ -30,4 +30,5 @@ urlpatterns = [
         name="adverse_event_nullify",
     ),
     path("worklist/unsigned/", views.unsigned, name="unsigned"),
+    path("worklist/due/", views.due, name="due"),
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -14,16 +15,19 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ympa.access.services import patient_access
+from ympa.access.models import Action
+from ympa.access.services import audit_event_record, patient_access
 from ympa.authn.decorators import staff_view
 from ympa.authn.request import StaffRequest
 from ympa.catalog.models import Product
 from ympa.core.errors import ConflictError, NotPermitted
+from ympa.journal.forecasts import GROUP_LABELS, assess_dose
 from ympa.journal.forms import AdministrationForm, AdverseEventForm, CorrectionForm, ReasonForm, RecordForm
 from ympa.journal.models import AdverseEvent, EntryStatus, Vaccination
 from ympa.journal.selectors import (
     administration_defaults,
     adverse_events_of,
+    due_worklist,
     unsigned_entries,
     vaccination_get,
     vaccination_versions,
@@ -151,10 +155,27 @@ def vaccination_detail(request: StaffRequest, vaccination_id: str) -> HttpRespon
         object_type="journal.vaccination",
         object_id=str(vaccination.pk),
     )
+    version = vaccination.current_version
+    problems = (
+        [
+            p.describe()
+            for p in assess_dose(
+                vaccination.patient,
+                vaccination.care_unit.care_provider,
+                day=timezone.localdate(version.administered_at),
+                product=version.product,
+                volume=version.dose_volume_ml,
+                exclude_vaccination=vaccination.pk,
+            )
+        ]
+        if vaccination.status == EntryStatus.DRAFT and version is not None
+        else []
+    )
     return render(
         request,
         "journal/vaccination_detail.html",
         {
+            "problems": problems,
             "vaccination": vaccination,
             "patient": vaccination.patient,
             "versions": vaccination_versions(vaccination),
@@ -209,7 +230,11 @@ def vaccination_sign_view(request: StaffRequest, vaccination_id: str) -> HttpRes
     vaccination = _vaccination_or_404(request, vaccination_id)
     back = reverse("journal:vaccination", args=[vaccination.pk])
     try:
-        vaccination_sign(actor=request.actor, vaccination=vaccination)
+        vaccination_sign(
+            actor=request.actor,
+            vaccination=vaccination,
+            override_reason=request.POST.get("override_reason", ""),
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     except (ConflictError, NotPermitted) as exc:
@@ -338,4 +363,32 @@ def unsigned(request: StaffRequest) -> HttpResponse:
         request,
         "journal/unsigned.html",
         {"entries": entries, "mine_only": mine_only, "can_sign": request.assignment.has_right(Right.SIGN)},
+    )
+
+
+@staff_view()
+@require_GET
+def due(request: StaffRequest) -> HttpResponse:
+    if request.assignment.care_unit is None:
+        raise Http404
+    today = timezone.localdate()
+    try:
+        on = date.fromisoformat(request.GET.get("date", "")) if request.GET.get("date") else today
+    except ValueError:
+        on = today
+    group = request.GET.get("group", "")
+    rows, total = due_worklist(actor=request.actor, on=on, vaccine_group=group)
+    audit_event_record(
+        actor=request.actor,
+        action=Action.READ,
+        patient=None,
+        object_type="journal.due_worklist",
+        object_id=str(request.assignment.care_unit_id),
+        detail={"date": on.isoformat(), "group": group, "rows": total},
+    )
+    groups = sorted(GROUP_LABELS.items(), key=lambda item: str(item[1]))
+    return render(
+        request,
+        "journal/due.html",
+        {"rows": rows, "total": total, "on": on, "group": group, "groups": groups},
     )

@@ -55,6 +55,10 @@ class CareProvider(models.Model):
     organisation_number = models.CharField(max_length=11)
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="care_providers")
     modules = models.JSONField(default=list)
+    # Which vaccination schedules decision support follows ("se" or "cdc"), and the regional choices the
+    # schedule set offers (e.g. {"tbe_shorter_interval_from_age": "60"}).
+    schedule_set = models.CharField(max_length=10, default="se")
+    schedule_options = models.JSONField(default=dict, blank=True)
     is_test_data = models.BooleanField(default=False)
 
     class Meta:

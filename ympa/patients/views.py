@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from ympa.access.services import patient_access
 from ympa.authn.decorators import staff_view
 from ympa.authn.request import StaffRequest
-from ympa.journal.selectors import patient_history
+from ympa.journal.selectors import patient_decision_support, patient_history
 from ympa.patients.forms import GuardianForm, PatientDetailsForm, PatientRegisterForm
 from ympa.patients.models import Patient
 from ympa.patients.selectors import children_of, guardians_of, patient_get, patient_search
@@ -60,14 +60,15 @@ def register(request: StaffRequest) -> HttpResponse:
 def overview(request: StaffRequest, patient_id: str) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
     patient_access(actor=request.actor, patient=patient)
-    history = patient_history(actor=request.actor, patient=patient)
     today = timezone.localdate()
+    history = patient_history(actor=request.actor, patient=patient)
     return render(
         request,
         "patients/overview.html",
         {
             "patient": patient,
             "history": history,
+            "decision": patient_decision_support(actor=request.actor, patient=patient, today=today),
             "age": patient.age_on(today),
             "guardians": guardians_of(patient),
             "children": children_of(patient),

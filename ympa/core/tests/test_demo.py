@@ -50,16 +50,16 @@ def test_printed_logins_name_every_account() -> None:
         assert username in out.getvalue()
 
 
-def test_totp_and_api_token_commands() -> None:
-    demo_load()
+def test_totp_and_api_token_commands(nurse_a: User) -> None:
+    User.objects.filter(pk=nurse_a.pk).update(is_test_data=True)
     out = io.StringIO()
-    call_command("totp", "sara.ssk", stdout=out)
+    call_command("totp", "nurse_a", stdout=out)
     assert out.getvalue().strip().isdigit()
     real = User.objects.create_user("real", password="x" * 12, totp_secret="JBSWY3DPEHPK3PXP")
     with pytest.raises(CommandError):
         call_command("totp", real.username)
     out = io.StringIO()
-    call_command("api_token", "sara.ssk", stdout=out)
+    call_command("api_token", "nurse_a", stdout=out)
     assert out.getvalue().startswith("ympa_") and ApiToken.objects.count() == 1
     with pytest.raises(CommandError):
         call_command("api_token", "nobody")

@@ -117,7 +117,7 @@ def test_email_through_django_mail(django_capture_on_commit_callbacks: Capture) 
     assert [m.subject for m in mail.outbox] == ["Påminnelse"] and mail.outbox[0].to == ["anna@example.se"]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_delivery_report_reaches_the_live_server(
     simulator: SmsSimulator, live_server: Any, settings: Any
 ) -> None:
@@ -127,7 +127,7 @@ def test_delivery_report_reaches_the_live_server(
     assert Message.objects.get(pk=message.pk).delivered_at is not None
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_failed_delivery_is_recorded(simulator: SmsSimulator, live_server: Any, settings: Any) -> None:
     settings.PUBLIC_URL = live_server.url
     message = sms_queue(to="+46700000000", body="Fails", purpose="test")

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from ympa.core.demo import demo_load, demo_print_logins
+from ympa.journal.services import forecast_refresh_all
 from ympa.notify.sms_simulator import SmsSimulator
 
 
@@ -32,6 +33,10 @@ class Command(BaseCommand):
             seconds = time.monotonic() - started
             self.stdout.write(
                 f"Demo loaded in {seconds:.0f} s: {patients} patients, {vaccinations} vaccinations."
+            )
+            stats = forecast_refresh_all()
+            self.stdout.write(
+                f"Decision support: {stats.rows} stored forecasts for {stats.patients} patients."
             )
         else:
             self.stdout.write(f"Demo already loaded: {patients} patients, {vaccinations} vaccinations.")

@@ -1,0 +1,121 @@
+"""The bridge from record data to the CDSi engine, in plain Python (no Django), so that bulk refreshes can run
+the engine in worker processes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ympa.forecast import (
+    AdministeredDose,
+    ForecastResult,
+    Observation,
+    SupportingData,
+    forecast,
+    load_schedule_set,
+)
+from ympa.forecast import Patient as EnginePatient
+from ympa.forecast.model import Antigen, SeriesType
+
+GENDERS = {"female": "F", "male": "M"}
+
+
+@dataclass(frozen=True)
+class GivenDose:
+    day: date
+    code: str
+    volume: Decimal | None
+
+
+def _standard_series_open(antigen: Antigen, birth_date: date, day: date) -> bool:
+    """Whether a standard (not risk-based) series of the antigen can be started at this age."""
+    for series in antigen.series:
+        if series.series_type != SeriesType.STANDARD:
+            continue
+        if series.min_age_to_start is not None and day < series.min_age_to_start.add_to(birth_date):
+            continue
+        if series.max_age_to_start is not None and day >= series.max_age_to_start.add_to(birth_date):
+            continue
+        return True
+    return False
+
+
+def implied_observations(
+    birth_date: date, doses: Sequence[GivenDose], data: SupportingData
+) -> list[Observation]:
+    """Indications implied by the history.
+
+    A vaccine was given because it was indicated: when no standard series of its antigen was open at that age
+    (TBE, travel hepatitis, influenza before 65, ...), the patient had the indication of the risk series from
+    that dose on. An infant's dose in the standard programme implies nothing.
+    """
+    first_by_code: dict[str, date] = {}
+    for dose in doses:
+        for group, codes in data.cvx_of_group.items():
+            if dose.code not in codes:
+                continue
+            for name in data.vaccine_groups[group].antigens:
+                antigen = data.antigens[name]
+                if _standard_series_open(antigen, birth_date, dose.day):
+                    continue
+                for series in antigen.series:
+                    for indication in series.indications:
+                        code = indication.observation_code
+                        first_by_code[code] = min(first_by_code.get(code, dose.day), dose.day)
+    return [Observation(code, start) for code, start in sorted(first_by_code.items())]
+
+
+def run_for(
+    birth_date: date, legal_sex: str, doses: Sequence[GivenDose], data: SupportingData, on: date
+) -> ForecastResult:
+    """Run the engine; plain values in, so bulk refreshes can run it in worker processes."""
+    gender = GENDERS.get(legal_sex, "U")
+    patient = EnginePatient(birth_date, gender, observations=implied_observations(birth_date, doses, data))
+    given = [
+        AdministeredDose(d.day, d.code, volume=float(d.volume) if d.volume is not None else None)
+        for d in doses
+    ]
+    return forecast(patient, given, assessment_date=on, data=data)
+
+
+ForecastRow = tuple[str, str, str, int | None, date | None, date | None, date | None, date | None]
+
+
+def forecast_rows_for(
+    key_data: SupportingData, patients: Sequence[tuple[str, date, str, Sequence[GivenDose]]], on: date
+) -> list[ForecastRow]:
+    """(patient id, vaccine group, status, dose number, earliest, recommended, past due, latest) per group."""
+    rows: list[ForecastRow] = []
+    for patient_id, birth_date, legal_sex, doses in patients:
+        result = run_for(birth_date, legal_sex, doses, key_data, on)
+        for name, group in result.vaccine_groups.items():
+            dates = group.forecast
+            rows.append(
+                (
+                    patient_id,
+                    name,
+                    str(group.status),
+                    dates.dose_number if dates else None,
+                    dates.earliest if dates else None,
+                    dates.recommended if dates else None,
+                    dates.past_due if dates else None,
+                    dates.latest if dates else None,
+                )
+            )
+    return rows
+
+
+def data_for_key(key: str) -> SupportingData:
+    """The supporting data behind a schedule key ("<set>:<options as JSON>"), loaded once per process."""
+    name, _sep, options = key.partition(":")
+    return load_schedule_set(name, options=json.loads(options) or None)
+
+
+def compute_rows(
+    key: str, patients: Sequence[tuple[str, date, str, Sequence[GivenDose]]], on: date
+) -> list[ForecastRow]:
+    """Entry point for worker processes: plain, picklable arguments in, rows out."""
+    return forecast_rows_for(data_for_key(key), patients, on)

@@ -1,0 +1,196 @@
+"""Decision support for the record: the journal's history in, the CDSi engine's evaluation and forecast out.
+
+The engine (`ympa.forecast`) is plain Python; this module turns signed vaccinations into its inputs, picks the
+care provider's schedule set, and labels its answers for people.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from django.db.models import F
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from ympa.catalog.models import Product
+from ympa.forecast import (
+    DEFAULT_SCHEDULE_SET,
+    EvaluationReason,
+    EvaluationStatus,
+    ForecastResult,
+    SeriesStatus,
+    SupportingData,
+    load_schedule_set,
+)
+from ympa.journal.decision import GivenDose, run_for
+from ympa.journal.models import EntryStatus, VaccinationVersion
+from ympa.orgs.models import CareProvider
+from ympa.patients.models import Patient
+
+REASON_LABELS: dict[str, Promise] = {
+    EvaluationReason.TOO_YOUNG: _("the patient is too young for this dose"),
+    EvaluationReason.TOO_OLD: _("the patient is too old for this dose"),
+    EvaluationReason.GRACE_PERIOD: _("given within the grace period"),
+    EvaluationReason.TOO_SOON: _("the interval since the previous dose is too short"),
+    EvaluationReason.LIVE_VIRUS_CONFLICT: _("too close to another live vaccine"),
+    EvaluationReason.NOT_ALLOWABLE: _("this vaccine is not allowed for this dose"),
+    EvaluationReason.ALLOWABLE: _("an allowed but not preferred vaccine"),
+    EvaluationReason.LOW_VOLUME: _("less than the recommended volume"),
+    EvaluationReason.INADVERTENT: _("a vaccine given by mistake"),
+    EvaluationReason.SUB_STANDARD: _("a sub-standard dose"),
+    EvaluationReason.SERIES_COMPLETE: _("the series is already complete"),
+}
+STATUS_LABELS: dict[str, Promise] = {
+    SeriesStatus.NOT_COMPLETE: _("Not complete"),
+    SeriesStatus.COMPLETE: _("Complete"),
+    SeriesStatus.AGED_OUT: _("Age limit passed"),
+    SeriesStatus.IMMUNE: _("Immune"),
+    SeriesStatus.CONTRAINDICATED: _("Contraindicated"),
+    SeriesStatus.NOT_RECOMMENDED: _("Not recommended"),
+}
+GROUP_LABELS: dict[str, Promise] = {
+    "DTaP/Tdap/Td": _("Diphtheria, tetanus, pertussis"),
+    "Polio": _("Polio"),
+    "Hib": _("Hib"),
+    "HepB": _("Hepatitis B"),
+    "HepA": _("Hepatitis A"),
+    "Pneumococcal": _("Pneumococcal"),
+    "Rotavirus": _("Rotavirus"),
+    "MMR": _("Measles, mumps, rubella"),
+    "HPV": _("HPV"),
+    "TBE": _("Tick-borne encephalitis (TBE)"),
+    "Influenza": _("Influenza"),
+    "COVID-19": _("Covid-19"),
+}
+# Statuses that mean "nothing to do now and nothing was given": hidden from the overview unless doses exist.
+QUIET = {SeriesStatus.AGED_OUT, SeriesStatus.NOT_RECOMMENDED}
+
+
+def group_label(name: str) -> str:
+    label = GROUP_LABELS.get(name)
+    return str(label) if label is not None else name
+
+
+def reason_label(reason: str) -> str:
+    label = REASON_LABELS.get(reason)
+    return str(label) if label is not None else reason
+
+
+def schedule_key(provider: CareProvider) -> str:
+    """Identifies a schedule set with its regional choices; stored forecasts are kept per key."""
+    options = json.dumps(provider.schedule_options or {}, sort_keys=True, separators=(",", ":"))
+    return f"{provider.schedule_set or DEFAULT_SCHEDULE_SET}:{options}"
+
+
+def schedule_data(provider: CareProvider) -> SupportingData:
+    return load_schedule_set(
+        provider.schedule_set or DEFAULT_SCHEDULE_SET, options=provider.schedule_options or None
+    )
+
+
+def product_code(product: Product) -> str:
+    """The code the schedules know a product by: its CVX code, or the catalogue's documented local code."""
+    return product.cvx_code or product.local_code
+
+
+def history(patient: Patient, *, exclude_vaccination: UUID | None = None) -> list[GivenDose]:
+    """The patient's signed, not nullified doses at every care provider (clinically, all doses count)."""
+    versions = (
+        VaccinationVersion.objects.filter(
+            vaccination__patient=patient,
+            vaccination__status=EntryStatus.SIGNED,
+            vaccination__current_version=F("pk"),
+        )
+        .select_related("product")
+        .order_by("administered_at")
+    )
+    if exclude_vaccination is not None:
+        versions = versions.exclude(vaccination_id=exclude_vaccination)
+    return [
+        GivenDose(timezone.localdate(v.administered_at), product_code(v.product), v.dose_volume_ml)
+        for v in versions
+    ]
+
+
+def run(patient: Patient, doses: Sequence[GivenDose], data: SupportingData, on: date) -> ForecastResult:
+    if patient.birth_date is None:
+        raise ValueError("decision support needs a birth date")
+    return run_for(patient.birth_date, patient.legal_sex, doses, data, on)
+
+
+@dataclass(frozen=True)
+class DoseProblem:
+    vaccine_group: str
+    reasons: tuple[str, ...]
+
+    def describe(self) -> str:
+        reasons = ", ".join(reason_label(r) for r in self.reasons) or str(_("not valid"))
+        return f"{group_label(self.vaccine_group)}: {reasons}"
+
+
+def assess_dose(
+    patient: Patient,
+    provider: CareProvider,
+    *,
+    day: date,
+    product: Product,
+    volume: Decimal | None,
+    exclude_vaccination: UUID | None = None,
+) -> list[DoseProblem]:
+    """Would this dose, added to the history, count? The problems in each vaccine group where it does not."""
+    if patient.birth_date is None:
+        return []
+    data = schedule_data(provider)
+    doses = [d for d in history(patient, exclude_vaccination=exclude_vaccination) if d.day <= day]
+    doses.append(GivenDose(day, product_code(product), volume))
+    result = run(patient, doses, data, day)
+    index = len(doses) - 1
+    not_valid: list[DoseProblem] = []
+    extraneous: list[DoseProblem] = []
+    counts_somewhere = False
+    for name, group in result.vaccine_groups.items():
+        evaluations = [e for series in group.series for e in series.evaluations if e.dose_index == index]
+        statuses = {e.status for e in evaluations}
+        if not evaluations or EvaluationStatus.VALID in statuses:
+            counts_somewhere = counts_somewhere or bool(evaluations)
+            continue
+        reasons = tuple(
+            dict.fromkeys(r for e in evaluations for r in e.reasons if r != EvaluationReason.ALLOWABLE)
+        )
+        problem = DoseProblem(name, reasons)
+        (not_valid if EvaluationStatus.NOT_VALID in statuses else extraneous).append(problem)
+    # A combination vaccine that counts for one group is not flagged because another group needs no dose; a
+    # dose that counts for nothing, or does not count where it was meant to, is.
+    problems = not_valid if counts_somewhere else not_valid + extraneous
+    return problems
+
+
+def groups_of(product: Product, data: SupportingData) -> list[str]:
+    code = product_code(product)
+    return sorted(name for name, codes in data.cvx_of_group.items() if code in codes)
+
+
+def next_dose_number(patient: Patient, provider: CareProvider, product: Product) -> int | None:
+    """The dose number decision support expects next for the product's vaccine group, if it knows one."""
+    if patient.birth_date is None:
+        return None
+    data = schedule_data(provider)
+    groups = groups_of(product, data)
+    if not groups:
+        return None
+    result = run(patient, history(patient), data, timezone.localdate())
+    for name in groups:
+        group = result.vaccine_groups.get(name)
+        if group is not None and group.forecast is not None and group.forecast.dose_number:
+            return group.forecast.dose_number
+    return None
+
+
+def keys_in_use(providers: Iterable[CareProvider]) -> list[str]:
+    return sorted({schedule_key(p) for p in providers})
