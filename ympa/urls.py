@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from ympa.api import api
 from ympa.core import views as core_views
+from ympa.core.env import env_bool
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
@@ -13,3 +14,9 @@ urlpatterns = [
     path("", include("ympa.orgs.urls")),
     path("", include("ympa.journal.urls")),
 ]
+
+if env_bool("YMPA_BENCH", False):
+    # The benchmark's floor (`make bench` sets YMPA_BENCH=1); never part of a normal deployment.
+    from ympa.core import bench_views
+
+    urlpatterns.append(path("bench/floor", bench_views.floor, name="bench-floor"))

@@ -76,7 +76,11 @@ def database_from_url(url: str, *, data_dir: Path) -> dict[str, Any]:
         path = Path(raw_path[1:]) if raw_path.startswith("/") else Path(raw_path)
         return sqlite_settings(path)
     if scheme in {"postgres", "postgresql", "pgsql"}:
-        options: dict[str, Any] = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        # Some PostgreSQL options are booleans (e.g. server_side_binding); a URL carries them as text.
+        booleans = {"true": True, "false": False}
+        options: dict[str, Any] = {
+            k: booleans.get(v[-1].lower(), v[-1]) for k, v in parse_qs(parts.query).items()
+        }
         conn_max_age = int(options.pop("conn_max_age", "60"))
         return {
             "ENGINE": "django.db.backends.postgresql",

@@ -44,6 +44,7 @@ Public API::
   codes (underlying conditions, indications, contraindications, evidence of immunity).
 * ``AdministeredDose(date_administered, cvx, mvx=None, volume=None, trade_name=None,
   lot_expiration=None, condition=None)``.
+* ``normalize_code(code) -> str``: CVX codes compare without leading zeros ("03" is "3").
 * ``forecast(patient, doses, assessment_date, data=None) -> ForecastResult`` (``data=None``: CDSi
   4.64; pass the provider's schedule set) with
   ``antigens: dict[str, AntigenResult]`` (every relevant series, its dose evaluations and
@@ -63,6 +64,7 @@ from ympa.forecast.loader import (
     DEFAULT_SCHEDULE_SET,
     load_schedule_set,
     load_supporting_data,
+    normalize_code,
     schedule_parameters,
     schedule_sets,
 )
@@ -104,6 +106,7 @@ __all__ = [
     "forecast",
     "load_schedule_set",
     "load_supporting_data",
+    "normalize_code",
     "parse_duration",
     "schedule_parameters",
     "schedule_sets",

@@ -17,7 +17,7 @@ from enum import Enum
 
 from ympa.forecast.dates import MAX_DATE, MIN_DATE, Duration
 from ympa.forecast.groups import merge_vaccine_groups
-from ympa.forecast.loader import load_supporting_data
+from ympa.forecast.loader import load_supporting_data, normalize_code
 from ympa.forecast.model import (
     AgeRule,
     Antigen,
@@ -61,11 +61,6 @@ _FAILING = frozenset(
 )
 
 
-def _norm_cvx(value: str) -> str:
-    stripped = value.strip()
-    return stripped.lstrip("0") or "0" if stripped.isdigit() else stripped
-
-
 class _Assessment:
     """Everything about one patient at one assessment date, shared by all antigens."""
 
@@ -87,7 +82,7 @@ class _Assessment:
         # Every administered dose, in date order, for rules that look across antigens
         # (live virus conflicts, intervals from the most recent dose of a vaccine type).
         self.history: list[tuple[int, AdministeredDose, str]] = [
-            (i, self.doses[i], _norm_cvx(self.doses[i].cvx)) for i in ordered
+            (i, self.doses[i], normalize_code(self.doses[i].cvx)) for i in ordered
         ]
         self.records: dict[str, list[Record]] = {}
         for index, dose, cvx in self.history:

@@ -82,10 +82,10 @@ def _yes(value: str) -> bool:
 
 
 def _cvx_list(value: str) -> frozenset[str]:
-    return frozenset(_norm_cvx(part) for part in value.split(";") if part.strip())
+    return frozenset(normalize_code(part) for part in value.split(";") if part.strip())
 
 
-def _norm_cvx(value: str) -> str:
+def normalize_code(value: str) -> str:
     """CVX codes appear both zero-padded ("03") and bare ("3"); compare them as integers-as-text."""
     stripped = value.strip()
     return stripped.lstrip("0") or "0" if stripped.isdigit() else stripped
@@ -105,7 +105,7 @@ def _vaccine(element: ET.Element, *, preferable: bool) -> SeriesVaccine:
     volume_text = _text(element, "volume")
     return SeriesVaccine(
         vaccine_type=_text(element, "vaccineType"),
-        cvx=_norm_cvx(_text(element, "cvx")),
+        cvx=normalize_code(_text(element, "cvx")),
         begin_age=parse_duration(_text(element, "beginAge")),
         end_age=parse_duration(_text(element, "endAge")),
         trade_name=(_text(element, "tradeName") or None) if preferable else None,
@@ -228,7 +228,7 @@ def _series_dose(element: ET.Element) -> SeriesDose:
             _vaccine(v, preferable=False) for v in element.findall("allowableVaccine") if _has_content(v)
         ),
         inadvertent_cvx=frozenset(
-            _norm_cvx(_text(v, "cvx")) for v in element.findall("inadvertentVaccine") if _text(v, "cvx")
+            normalize_code(_text(v, "cvx")) for v in element.findall("inadvertentVaccine") if _text(v, "cvx")
         ),
         skips=skips,
         recurring=_yes(_text(element, "recurringDose")),
@@ -359,8 +359,8 @@ def _schedule(
         if begin is None or min_end is None or end is None:
             continue
         conflict = LiveVirusConflict(
-            previous_cvx=_norm_cvx(_text(c.find("previous"), "cvx")),
-            current_cvx=_norm_cvx(_text(c.find("current"), "cvx")),
+            previous_cvx=normalize_code(_text(c.find("previous"), "cvx")),
+            current_cvx=normalize_code(_text(c.find("current"), "cvx")),
             begin=begin,
             min_end=min_end,
             end=end,
@@ -380,7 +380,7 @@ def _schedule(
         )
     cvx = {}
     for entry in root.findall("cvxToAntigenMap/cvxMap"):
-        code = _norm_cvx(_text(entry, "cvx"))
+        code = normalize_code(_text(entry, "cvx"))
         cvx[code] = CvxEntry(
             cvx=code,
             description=_text(entry, "shortDescription"),

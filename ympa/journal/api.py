@@ -113,9 +113,13 @@ class AdministrationIn(Schema):
     site: str
     route: str
     note: str = ""
+    override_reason: str = Field(
+        "",
+        description="Why a dose that decision support says does not count was given (needed to sign it)",
+    )
 
     def administration(self) -> Administration:
-        product = Product.objects.filter(code=self.product).first()
+        product = Product.objects.defer("sources").filter(code=self.product).first()
         if product is None:
             raise ValidationError({"product": f"Unknown product code {self.product!r}."})
         return Administration(
@@ -129,6 +133,7 @@ class AdministrationIn(Schema):
             site=self.site,
             route=self.route,
             note=self.note,
+            override_reason=self.override_reason,
         )
 
 
@@ -275,11 +280,19 @@ def update_draft(
     return _reloaded(request, vaccination)
 
 
+class SignIn(Schema):
+    override_reason: str = ""
+
+
 @router.post("/vaccinations/{vaccination_id}/sign", response=VaccinationOut, summary="Sign a draft")
-def sign(request: HttpRequest, response: HttpResponse, vaccination_id: UUID) -> VaccinationOut:
+def sign(
+    request: HttpRequest, response: HttpResponse, vaccination_id: UUID, payload: SignIn | None = None
+) -> VaccinationOut:
     response["Cache-Control"] = "no-store"
     vaccination = vaccination_sign(
-        actor=api_actor(request), vaccination=_vaccination(request, vaccination_id)
+        actor=api_actor(request),
+        vaccination=_vaccination(request, vaccination_id),
+        override_reason=payload.override_reason if payload is not None else "",
     )
     return _reloaded(request, vaccination)
 

@@ -84,28 +84,34 @@ def run_for(
 ForecastRow = tuple[str, str, str, int | None, date | None, date | None, date | None, date | None]
 
 
+def rows_from_result(patient_id: str, result: ForecastResult) -> list[ForecastRow]:
+    """(patient id, vaccine group, status, dose number, earliest, recommended, past due, latest) per group."""
+    rows: list[ForecastRow] = []
+    for name, group in result.vaccine_groups.items():
+        dates = group.forecast
+        rows.append(
+            (
+                patient_id,
+                name,
+                str(group.status),
+                dates.dose_number if dates else None,
+                dates.earliest if dates else None,
+                dates.recommended if dates else None,
+                dates.past_due if dates else None,
+                dates.latest if dates else None,
+            )
+        )
+    return rows
+
+
 def forecast_rows_for(
     key_data: SupportingData, patients: Sequence[tuple[str, date, str, Sequence[GivenDose]]], on: date
 ) -> list[ForecastRow]:
-    """(patient id, vaccine group, status, dose number, earliest, recommended, past due, latest) per group."""
-    rows: list[ForecastRow] = []
-    for patient_id, birth_date, legal_sex, doses in patients:
-        result = run_for(birth_date, legal_sex, doses, key_data, on)
-        for name, group in result.vaccine_groups.items():
-            dates = group.forecast
-            rows.append(
-                (
-                    patient_id,
-                    name,
-                    str(group.status),
-                    dates.dose_number if dates else None,
-                    dates.earliest if dates else None,
-                    dates.recommended if dates else None,
-                    dates.past_due if dates else None,
-                    dates.latest if dates else None,
-                )
-            )
-    return rows
+    return [
+        row
+        for patient_id, birth_date, legal_sex, doses in patients
+        for row in rows_from_result(patient_id, run_for(birth_date, legal_sex, doses, key_data, on))
+    ]
 
 
 def data_for_key(key: str) -> SupportingData:

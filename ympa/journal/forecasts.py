@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +27,7 @@ from ympa.forecast import (
     SeriesStatus,
     SupportingData,
     load_schedule_set,
+    normalize_code,
 )
 from ympa.journal.decision import GivenDose, run_for
 from ympa.journal.models import EntryStatus, VaccinationVersion
@@ -96,26 +97,44 @@ def schedule_data(provider: CareProvider) -> SupportingData:
 
 def product_code(product: Product) -> str:
     """The code the schedules know a product by: its CVX code, or the catalogue's documented local code."""
-    return product.cvx_code or product.local_code
+    return normalize_code(product.cvx_code) if product.cvx_code else product.local_code
+
+
+def _signed_doses(**filters: object) -> QuerySet[VaccinationVersion]:
+    """Current versions of signed, not nullified vaccinations, oldest first."""
+    return VaccinationVersion.objects.filter(
+        vaccination__status=EntryStatus.SIGNED, vaccination__current_version=F("pk"), **filters
+    ).order_by("administered_at")
 
 
 def history(patient: Patient, *, exclude_vaccination: UUID | None = None) -> list[GivenDose]:
     """The patient's signed, not nullified doses at every care provider (clinically, all doses count)."""
-    versions = (
-        VaccinationVersion.objects.filter(
-            vaccination__patient=patient,
-            vaccination__status=EntryStatus.SIGNED,
-            vaccination__current_version=F("pk"),
-        )
-        .select_related("product")
-        .order_by("administered_at")
-    )
+    versions = _signed_doses(vaccination__patient=patient)
     if exclude_vaccination is not None:
         versions = versions.exclude(vaccination_id=exclude_vaccination)
     return [
-        GivenDose(timezone.localdate(v.administered_at), product_code(v.product), v.dose_volume_ml)
-        for v in versions
+        GivenDose(timezone.localdate(given_at), normalize_code(cvx) if cvx else local, volume)
+        for given_at, cvx, local, volume in versions.values_list(
+            "administered_at", "product__cvx_code", "product__local_code", "dose_volume_ml"
+        )
     ]
+
+
+def histories(patient_ids: list[UUID]) -> dict[UUID, list[GivenDose]]:
+    """The histories of many patients in one query."""
+    result: dict[UUID, list[GivenDose]] = {}
+    rows = _signed_doses(vaccination__patient_id__in=patient_ids).values_list(
+        "vaccination__patient_id",
+        "administered_at",
+        "product__cvx_code",
+        "product__local_code",
+        "dose_volume_ml",
+    )
+    for patient_id, given_at, cvx, local, volume in rows:
+        result.setdefault(patient_id, []).append(
+            GivenDose(timezone.localdate(given_at), normalize_code(cvx) if cvx else local, volume)
+        )
+    return result
 
 
 def run(patient: Patient, doses: Sequence[GivenDose], data: SupportingData, on: date) -> ForecastResult:
@@ -134,6 +153,16 @@ class DoseProblem:
         return f"{group_label(self.vaccine_group)}: {reasons}"
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """The evaluation of a dose added to the history: its problems, and the forecast on the dose's date."""
+
+    problems: list[DoseProblem]
+    result: ForecastResult | None
+    day: date
+    schedule_key: str
+
+
 def assess_dose(
     patient: Patient,
     provider: CareProvider,
@@ -142,10 +171,11 @@ def assess_dose(
     product: Product,
     volume: Decimal | None,
     exclude_vaccination: UUID | None = None,
-) -> list[DoseProblem]:
+) -> Assessment:
     """Would this dose, added to the history, count? The problems in each vaccine group where it does not."""
+    key = schedule_key(provider)
     if patient.birth_date is None:
-        return []
+        return Assessment([], None, day, key)
     data = schedule_data(provider)
     doses = [d for d in history(patient, exclude_vaccination=exclude_vaccination) if d.day <= day]
     doses.append(GivenDose(day, product_code(product), volume))
@@ -168,7 +198,7 @@ def assess_dose(
     # A combination vaccine that counts for one group is not flagged because another group needs no dose; a
     # dose that counts for nothing, or does not count where it was meant to, is.
     problems = not_valid if counts_somewhere else not_valid + extraneous
-    return problems
+    return Assessment(problems, result, day, key)
 
 
 def groups_of(product: Product, data: SupportingData) -> list[str]:

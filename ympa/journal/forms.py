@@ -66,7 +66,7 @@ class AdministrationForm(StyledForm):
         data = self.cleaned_data
         return Administration(
             administered_at=data["administered_at"],
-            product=Product.objects.get(code=data["product"]),
+            product=Product.objects.defer("sources").get(code=data["product"]),
             batch_number=data["batch_number"],
             batch_expiry=data["batch_expiry"],
             dose_number=data["dose_number"],

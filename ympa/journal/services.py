@@ -10,11 +10,10 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,13 +23,14 @@ from ympa.authn.models import User
 from ympa.catalog.models import Product
 from ympa.core.actor import Actor
 from ympa.core.errors import ConflictError, NotPermitted
-from ympa.journal.decision import ForecastRow, GivenDose, compute_rows, data_for_key, forecast_rows_for
-from ympa.journal.forecasts import assess_dose, history, keys_in_use
+from ympa.journal.decision import ForecastRow, compute_rows, data_for_key, forecast_rows_for, rows_from_result
+from ympa.journal.forecasts import Assessment, assess_dose, histories, history, keys_in_use
 from ympa.journal.models import (
     AdverseEvent,
     EntryStatus,
     Order,
     OrderBasis,
+    OrderStatus,
     Severity,
     Site,
     StandingOrder,
@@ -200,25 +200,23 @@ def _order_for(
 
 def _decision_support(
     patient: Patient, unit: CareUnit, data: Administration, *, exclude: Vaccination | None = None
-) -> tuple[Administration, list[str]]:
+) -> tuple[Administration, Assessment]:
     """Check the dose against the provider's schedules before it is signed.
 
     A dose that would not count (too young, too soon, live-virus conflict, series complete, ...) may still be
     signed, because it was given, but only with a stated reason, which is stored with the version.
     """
-    problems = [
-        p.describe()
-        for p in assess_dose(
-            patient,
-            unit.care_provider,
-            day=timezone.localdate(data.administered_at),
-            product=data.product,
-            volume=data.dose_volume_ml,
-            exclude_vaccination=exclude.pk if exclude is not None else None,
-        )
-    ]
+    assessment = assess_dose(
+        patient,
+        unit.care_provider,
+        day=timezone.localdate(data.administered_at),
+        product=data.product,
+        volume=data.dose_volume_ml,
+        exclude_vaccination=exclude.pk if exclude is not None else None,
+    )
+    problems = [p.describe() for p in assessment.problems]
     if not problems:
-        return replace(data, override_reason=""), []
+        return replace(data, override_reason=""), assessment
     if not data.override_reason.strip():
         raise ValidationError(
             {
@@ -229,7 +227,35 @@ def _decision_support(
                 )
             }
         )
-    return replace(data, override_reason=data.override_reason.strip()), problems
+    return replace(data, override_reason=data.override_reason.strip()), assessment
+
+
+def _problems(assessment: Assessment | None) -> list[str]:
+    return [p.describe() for p in assessment.problems] if assessment is not None else []
+
+
+def _update_forecasts(patient: Patient, assessment: Assessment | None) -> None:
+    """Keep the stored forecasts current after a signed change of the patient's history.
+
+    When the dose was given today and its provider's schedule set is the only one in use, the evaluation made
+    before signing already is today's forecast: it is stored in this transaction. Otherwise a task recomputes
+    after commit.
+    """
+    today = timezone.localdate()
+    if (
+        assessment is not None
+        and assessment.result is not None
+        and assessment.day == today
+        and keys_in_use(CareProvider.objects.all()) == [assessment.schedule_key]
+    ):
+        now = timezone.now()
+        StoredForecast.objects.filter(patient=patient).delete()
+        StoredForecast.objects.bulk_create(
+            _stored(row, assessment.schedule_key, now, today)
+            for row in rows_from_result(str(patient.pk), assessment.result)
+        )
+        return
+    _refresh_forecasts_after_commit(patient)
 
 
 class _ForecastRefresh:
@@ -295,13 +321,13 @@ def vaccination_record(
     if key:
         if len(key) > 64:
             raise ValidationError({"idempotency_key": _("The idempotency key is longer than 64 characters.")})
-        existing = Vaccination.objects.filter(created_by=user, idempotency_key=key).first()
+        existing = _by_key(user, key)
         if existing is not None:
             return _same_request(existing, patient)
     clean = _validate(patient, data)
-    problems: list[str] = []
+    assessment: Assessment | None = None
     if sign:
-        clean, problems = _decision_support(patient, unit, clean)
+        clean, assessment = _decision_support(patient, unit, clean)
     resolved_order = _order_for(
         actor=actor, user=user, assignment=assignment, unit=unit, patient=patient, data=clean, order=order
     )
@@ -325,7 +351,7 @@ def vaccination_record(
             vaccination.save(force_insert=True)
     except IntegrityError:
         # A concurrent double submit won the race on the idempotency constraint.
-        existing = Vaccination.objects.filter(created_by=user, idempotency_key=key).first() if key else None
+        existing = _by_key(user, key) if key else None
         if existing is None:
             raise
         return _same_request(existing, patient)
@@ -342,6 +368,8 @@ def vaccination_record(
     vaccination.current_version = version
     vaccination.status = EntryStatus.SIGNED if sign else EntryStatus.DRAFT
     vaccination.save(update_fields=["current_version", "status"])
+    if sign:
+        _order_given(resolved_order)
     audit_event_record(
         actor=actor,
         action=Action.CREATE,
@@ -357,10 +385,24 @@ def vaccination_record(
             patient=patient,
             object_type="journal.vaccination",
             object_id=str(vaccination.pk),
-            detail={"version": 1, "decision_support": problems},
+            detail={"version": 1, "decision_support": _problems(assessment)},
         )
-        _refresh_forecasts_after_commit(patient)
+        _update_forecasts(patient, assessment)
     return vaccination
+
+
+def _order_given(order: Order) -> None:
+    """A signed dose fulfils its order (each order is for one dose)."""
+    if order.status == OrderStatus.ACTIVE:
+        order.status = OrderStatus.COMPLETED
+        order.save(update_fields=["status"])
+
+
+def _by_key(user: User, key: str) -> Vaccination | None:
+    # The explicit non-empty term lets SQLite and PostgreSQL's generic plans use the partial unique index.
+    return (
+        Vaccination.objects.filter(created_by=user, idempotency_key=key).exclude(idempotency_key="").first()
+    )
 
 
 def _same_request(existing: Vaccination, patient: Patient) -> Vaccination:
@@ -424,7 +466,7 @@ def vaccination_sign(*, actor: Actor, vaccination: Vaccination, override_reason:
     # Re-validate: time has passed since the draft (the batch may have expired, a birth date been corrected).
     draft = Administration.of_version(version)
     _validate(locked.patient, draft)
-    checked, problems = _decision_support(
+    checked, assessment = _decision_support(
         locked.patient, unit, replace(draft, override_reason=override_reason or draft.override_reason)
     )
     version.override_reason = checked.override_reason
@@ -433,15 +475,16 @@ def vaccination_sign(*, actor: Actor, vaccination: Vaccination, override_reason:
     version.save(update_fields=["override_reason", "signed_at", "signed_by"])
     locked.status = EntryStatus.SIGNED
     locked.save(update_fields=["status"])
+    _order_given(locked.order)
     audit_event_record(
         actor=actor,
         action=Action.SIGN,
         patient=locked.patient,
         object_type="journal.vaccination",
         object_id=str(locked.pk),
-        detail={"version": version.number, "decision_support": problems},
+        detail={"version": version.number, "decision_support": _problems(assessment)},
     )
-    _refresh_forecasts_after_commit(locked.patient)
+    _update_forecasts(locked.patient, assessment)
     return locked
 
 
@@ -476,7 +519,7 @@ def vaccination_correct(
     ]
     if not changed:
         raise ValidationError({"__all__": _("Nothing was changed, so there is nothing to correct.")})
-    clean, problems = _decision_support(locked.patient, unit, clean, exclude=locked)
+    clean, assessment = _decision_support(locked.patient, unit, clean, exclude=locked)
     now = timezone.now()
     version = VaccinationVersion.objects.create(
         vaccination=locked,
@@ -501,9 +544,10 @@ def vaccination_correct(
             "version": version.number,
             "reason": reason,
             "changes": {name: [before.get(name), after.get(name)] for name in changed if name in before},
-            "decision_support": problems,
+            "decision_support": _problems(assessment),
         },
     )
+    # A correction may move a dose in time; later doses matter, so the forecast is recomputed in full.
     _refresh_forecasts_after_commit(locked.patient)
     return locked
 
@@ -526,6 +570,11 @@ def vaccination_nullify(*, actor: Actor, vaccination: Vaccination, reason: str) 
     locked.nullified_by = user
     locked.nullification_reason = reason
     locked.save(update_fields=["status", "nullified_at", "nullified_by", "nullification_reason"])
+    # The dose no longer fulfils its order: a standing-order order existed only for this dose and ends; a
+    # prescriber's individual order stands again, to be given or cancelled by a prescriber.
+    order = locked.order
+    order.status = OrderStatus.CANCELLED if order.basis == OrderBasis.STANDING else OrderStatus.ACTIVE
+    order.save(update_fields=["status"])
     audit_event_record(
         actor=actor,
         action=Action.NULLIFY,
@@ -713,7 +762,7 @@ def forecast_refresh_all(
             if not patients:
                 break
             last_pk = patients[-1][0]
-            doses = _histories([pk for pk, _birth, _sex in patients])
+            doses = histories([pk for pk, _birth, _sex in patients])
             items = [
                 (str(pk), birth, sex, doses.get(pk, [])) for pk, birth, sex in patients if birth is not None
             ]
@@ -731,28 +780,3 @@ def forecast_refresh_all(
             if progress is not None:
                 progress(done, total, time.monotonic() - started)
     return RefreshStats(patients=done, rows=rows, seconds=time.monotonic() - started)
-
-
-def _histories(patient_ids: list[UUID]) -> dict[UUID, list[GivenDose]]:
-    """Signed, not nullified current versions of many patients, in one query."""
-    versions = (
-        VaccinationVersion.objects.filter(
-            vaccination__patient_id__in=patient_ids,
-            vaccination__status=EntryStatus.SIGNED,
-            vaccination__current_version=F("pk"),
-        )
-        .order_by("administered_at")
-        .values_list(
-            "vaccination__patient_id",
-            "administered_at",
-            "product__cvx_code",
-            "product__local_code",
-            "dose_volume_ml",
-        )
-    )
-    result: dict[UUID, list[GivenDose]] = {}
-    for patient_id, given_at, cvx, local, volume in versions:
-        result.setdefault(patient_id, []).append(
-            GivenDose(timezone.localdate(given_at), cvx or local, volume)
-        )
-    return result

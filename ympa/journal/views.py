@@ -166,7 +166,7 @@ def vaccination_detail(request: StaffRequest, vaccination_id: str) -> HttpRespon
                 product=version.product,
                 volume=version.dose_volume_ml,
                 exclude_vaccination=vaccination.pk,
-            )
+            ).problems
         ]
         if vaccination.status == EntryStatus.DRAFT and version is not None
         else []

@@ -95,3 +95,8 @@ def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
     result = _ympa(["check"], {"YMPA_DATA_DIR": str(tmp_path), "YMPA_TASKS_URL": "amqp://nope"})
     assert result.returncode != 0
     assert "YMPA_TASKS_URL" in result.stderr
+
+
+def test_database_url_boolean_options() -> None:
+    config = database_from_url("postgres://u@h/db?server_side_binding=true", data_dir=Path("/x"))
+    assert config["OPTIONS"] == {"server_side_binding": True}

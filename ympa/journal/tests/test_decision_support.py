@@ -161,3 +161,39 @@ def test_overview_shows_due_groups_and_invalid_doses(nurse_a: User, adult: Patie
     assert 'data-testid="decision-support"' in page
     assert 'data-group="TBE"' in page and "Försenad" in page
     assert 'data-testid="invalid-doses"' in page and "intervallet" in page
+
+
+def test_todays_dose_updates_stored_forecasts_in_the_same_transaction(
+    nurse_a: User, adult: Patient, tbe: Build
+) -> None:
+    # No on-commit callbacks run in this test: the rows must come from the signing transaction itself.
+    vaccination_record(actor=actor_of(nurse_a), patient=adult, data=tbe(0), sign=True)
+    assert StoredForecast.objects.get(patient=adult, vaccine_group="TBE").dose_number == 2
+
+
+def test_override_through_the_api(nurse_a: User, adult: Patient, tbe: Build) -> None:
+    import json
+
+    from django.test import Client
+
+    from ympa.authn.services import api_token_create
+
+    vaccination_record(actor=actor_of(nurse_a), patient=adult, data=tbe(10), sign=True)
+    _record, token = api_token_create(user=nurse_a, assignment=nurse_a.assignments.get())
+    body = {
+        "administered_at": (timezone.now() - timedelta(days=6)).isoformat(),
+        "product": "fsme-immun-vuxen",
+        "batch_number": "T2",
+        "dose_number": 2,
+        "site": "left_deltoid",
+        "route": "IM",
+        "sign": True,
+    }
+    client = Client(headers={"Authorization": f"Bearer {token}"})
+    url = f"/api/v1/patients/{adult.pk}/vaccinations"
+    refused = client.post(url, json.dumps(body), content_type="application/json")
+    assert refused.status_code == 422 and "override_reason" in refused.json()["errors"]
+    accepted = client.post(
+        url, json.dumps({**body, "override_reason": "Resa"}), content_type="application/json"
+    )
+    assert accepted.status_code == 201 and accepted.json()["status"] == "signed"

@@ -417,3 +417,21 @@ def test_product_must_be_active(
     vaccine.refresh_from_db()
     with pytest.raises(ValidationError):
         vaccination_record(actor=actor_of(nurse_a), patient=citizen, data=administration(product=vaccine))
+
+
+def test_signing_fulfils_the_order_and_nullifying_releases_it(
+    nurse_a: User, citizen: Patient, administration: Build
+) -> None:
+    vaccination = vaccination_record(
+        actor=actor_of(nurse_a), patient=citizen, data=administration(), sign=True
+    )
+    vaccination.order.refresh_from_db()
+    assert vaccination.order.status == "completed"
+    vaccination_nullify(actor=actor_of(nurse_a), vaccination=vaccination, reason="Wrong patient")
+    vaccination.order.refresh_from_db()
+    assert vaccination.order.status == "cancelled"
+    draft = vaccination_record(actor=actor_of(nurse_a), patient=citizen, data=administration())
+    assert draft.order.status == "active"
+    vaccination_sign(actor=actor_of(nurse_a), vaccination=draft)
+    draft.order.refresh_from_db()
+    assert draft.order.status == "completed"

@@ -1,0 +1,403 @@
+"""`python -m bench`: fill, serve and load each database, then print and save the results."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from bench.database import Database, drop_postgres_database, postgres_database, sqlite_database
+from bench.load import Measurement, floor_request, measure, median_of, record_request
+from bench.report import print_database, print_summary
+from bench.server import REPO, BenchError, Server, run_ympa, wait_for_quiet
+
+# The synth nurses (ympa.core.synth.nurse_username): one token per care unit, up to this many.
+SYNTH_UNITS = 6
+SECRET_KEY = "ympa-bench-not-secret-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105 - loopback bench
+RECORD_P99_FACTOR = 5.0
+POSTGRES_RECORDS_PER_SECOND = 200.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    smoke: bool
+    databases: tuple[str, ...]
+    seconds: float
+    clients: int
+    workers: tuple[int, ...]
+    rounds: int
+    patients: int
+    vaccinations: int
+    forecast_seconds: float
+    postgres_admin_url: str
+    postgres_name: str
+    keep: bool
+    quiet_wait: float
+
+
+@dataclass
+class DatabaseResult:
+    vendor: str
+    label: str
+    migrate_seconds: float = 0.0
+    synth: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)  # one per worker count
+    phases: dict[str, float] = field(default_factory=dict)  # wall-clock seconds per step
+    error: str = ""
+
+
+def parse_args(argv: list[str] | None) -> Plan:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny data and 2 s measurements (CI)")
+    parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
+    parser.add_argument("--seconds", type=float, help="seconds per measurement (default 20; smoke 2)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent client threads (default 8)")
+    parser.add_argument(
+        "--workers",
+        default="3",
+        help="gunicorn workers; a comma-separated list measures each (default 3, see bench/README.md)",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of floor + record (default 3)")
+    parser.add_argument("--patients", type=int, help="synthetic patients (default 100000; smoke 200)")
+    parser.add_argument(
+        "--vaccinations", type=int, help="synthetic vaccinations (default 1000000; smoke 1000)"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("YMPA_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+        help="an existing database on the PostgreSQL server to run CREATE/DROP DATABASE from",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the data directory and the PG database")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        help="before each measurement wait up to this many seconds for other work on the machine to stop "
+        "(default 60; smoke 0)",
+    )
+    args = parser.parse_args(argv)
+    databases = tuple(d.strip().lower() for d in args.databases.split(",") if d.strip())
+    unknown = set(databases) - {"sqlite", "postgresql"}
+    if unknown or not databases:
+        parser.error(f"unknown database(s): {', '.join(sorted(unknown)) or '(none)'}")
+    smoke = bool(args.smoke)
+    return Plan(
+        smoke=smoke,
+        databases=databases,
+        seconds=args.seconds if args.seconds is not None else (2.0 if smoke else 20.0),
+        clients=max(1, args.clients),
+        workers=tuple(int(w) for w in str(args.workers).split(",") if w.strip()),
+        rounds=max(1, args.rounds),
+        patients=args.patients if args.patients is not None else (200 if smoke else 100_000),
+        vaccinations=args.vaccinations if args.vaccinations is not None else (1000 if smoke else 1_000_000),
+        forecast_seconds=1.0 if smoke else 10.0,
+        postgres_admin_url=args.postgres_url,
+        postgres_name="ympa_bench_smoke" if smoke else "ympa_bench",
+        keep=bool(args.keep),
+        quiet_wait=args.quiet_wait if args.quiet_wait is not None else (0.0 if smoke else 60.0),
+    )
+
+
+def base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YMPA_") and k != "DATABASE_URL"}
+    env.update(
+        {
+            "YMPA_HTTPS": "0",
+            "YMPA_DEBUG": "0",
+            "YMPA_TASKS_URL": "immediate",
+            "YMPA_BENCH": "1",
+            "YMPA_SECRET_KEY": SECRET_KEY,
+            "YMPA_LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def machine_facts() -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    total_kb = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal")), 0)
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_model": models[0] if models else platform.processor() or "unknown",
+        "memory_gb": round(total_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+@dataclass
+class Prepared:
+    database: Database
+    result: DatabaseResult
+    env: dict[str, str]
+    tokens: list[str] = field(default_factory=list)
+    patients: list[Any] = field(default_factory=list)
+    adults: list[Any] = field(default_factory=list)
+    mark: float = field(default_factory=time.perf_counter)
+
+    def phase(self, name: str) -> None:
+        """Record the wall-clock time since the last phase under `name`."""
+        now = time.perf_counter()
+        self.result.phases[name] = round(now - self.mark, 2)
+        self.mark = now
+
+
+def prepare_database(vendor: str, plan: Plan, data_dir: Path, env: dict[str, str]) -> Prepared:
+    """A fresh database, migrated and filled by `ympa synth`; API tokens and a sample of patients."""
+    started = time.perf_counter()
+    if vendor == "sqlite":
+        database: Database = sqlite_database(data_dir)
+        for stale in data_dir.glob("ympa.sqlite3*"):
+            stale.unlink()
+    else:
+        database = postgres_database(plan.postgres_admin_url, plan.postgres_name, data_dir)
+    prepared = Prepared(database, DatabaseResult(vendor=vendor, label=database.label), database.env(env))
+    prepared.mark = started
+    result, db_env = prepared.result, prepared.env
+    print(
+        f"\n== {database.label}: migrate, synth {plan.patients:,} patients / "
+        f"{plan.vaccinations:,} vaccinations"
+    )
+    prepared.phase("create")
+    _out, result.migrate_seconds = run_ympa(["migrate", "--noinput", "-v", "0"], db_env)
+    prepared.phase("migrate")
+    synth_out, synth_seconds = run_ympa(
+        [
+            "synth",
+            "--patients",
+            str(plan.patients),
+            "--vaccinations",
+            str(plan.vaccinations),
+            "--seed",
+            "1",
+            "--json",
+        ],
+        db_env,
+    )
+    result.synth = json.loads(synth_out.strip().splitlines()[-1])
+    result.synth["command_seconds"] = round(synth_seconds, 2)
+    prepared.phase("synth")
+    result.facts = database.facts()
+    prepared.tokens = [
+        run_ympa(["api-token", f"synth.ssk.{unit:02d}.1", "--name", "bench"], db_env)[0].strip()
+        for unit in range(1, (1 if plan.smoke else min(plan.clients, SYNTH_UNITS)) + 1)
+    ]
+    prepared.patients = database.sample_patients(5000)
+    # Doses are recorded for adults: an influenza dose for a child under six months would not count.
+    today = datetime.now(ZoneInfo("Europe/Stockholm")).date()
+    prepared.adults = database.sample_patients(5000, born_before=today.replace(year=today.year - 18, day=1))
+    if not prepared.patients or not prepared.adults:
+        raise BenchError("no synthetic patients found after ympa synth")
+    prepared.phase("tokens and sample")
+    return prepared
+
+
+def measure_database(prepared: Prepared, plan: Plan, log: Path) -> None:
+    prepared.mark = time.perf_counter()
+    for workers in plan.workers:
+        prepared.result.runs.append(run_server(prepared, plan, workers, log))
+        prepared.phase(f"serve and measure, {workers} workers")
+
+
+FAILURES = (BenchError, subprocess.SubprocessError, OSError, ValueError, psycopg.Error)
+
+
+def prepare_all(plan: Plan, data_dir: Path, env: dict[str, str]) -> list[Prepared | DatabaseResult]:
+    """Prepare every database: at once in a smoke run (time), one after the other otherwise (the synth
+    timings are results)."""
+
+    def attempt(vendor: str) -> Prepared | DatabaseResult:
+        try:
+            return prepare_database(vendor, plan, data_dir, env)
+        except FAILURES as exc:
+            print(f"   ERROR ({vendor}): {exc}")
+            return DatabaseResult(vendor=vendor, label=vendor, error=str(exc))
+
+    if plan.smoke and len(plan.databases) > 1:
+        with ThreadPoolExecutor(max_workers=len(plan.databases)) as pool:
+            return list(pool.map(attempt, plan.databases))
+    return [attempt(vendor) for vendor in plan.databases]
+
+
+def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[str, Any]:
+    database, env, tokens = prepared.database, prepared.env, prepared.tokens
+    floor, record = floor_request(prepared.patients), record_request(prepared.adults)
+    floors: list[Measurement] = []
+    records: list[Measurement] = []
+    with Server(env, workers=workers, log=log) as server:
+        idle_rss = server.rss_mb()
+        # Warm-up: every worker imports its views and opens its database connection.
+        warm = min(2.0, plan.seconds / 4)
+        measure("warm-up floor", server, floor, clients=plan.clients, seconds=warm)
+        measure("warm-up record", server, record, clients=plan.clients, seconds=warm, tokens=tokens)
+        for round_number in range(1, plan.rounds + 1):
+            for name, request, sink, auth in (
+                ("floor", floor, floors, ()),
+                ("record", record, records, tokens),
+            ):
+                if plan.quiet_wait > 0:
+                    waited = wait_for_quiet(plan.quiet_wait)
+                    if waited >= plan.quiet_wait:
+                        print(f"   (the machine stayed busy with other work for {waited:.0f} s; measuring)")
+                m = measure(
+                    name,
+                    server,
+                    request,
+                    clients=plan.clients,
+                    seconds=plan.seconds,
+                    tokens=auth,
+                    seed=round_number,
+                    database=database.name,
+                )
+                sink.append(m)
+                print(
+                    f"   {database.label:<10} w={workers} round {round_number} {name:<6} "
+                    f"{m.throughput:8.1f} req/s  p50 {m.p50_ms:7.1f} ms  p99 {m.p99_ms:7.1f} ms  "
+                    f"errors {m.errors}  server {m.server_rss_mb:4.0f} MB  CPU: app "
+                    f"{m.server_cpu_percent:3.0f}% db {m.database_cpu_percent:3.0f}% client "
+                    f"{m.client_cpu_percent:3.0f}% other {m.other_cpu_percent:3.0f}%"
+                )
+                for sample in m.error_samples[:2]:
+                    print(f"      error: {sample}")
+    floor_median, record_median = median_of(floors), median_of(records)
+    ratio = record_median["p99_ms"] / floor_median["p99_ms"] if floor_median["p99_ms"] else float("inf")
+    return {
+        "workers": workers,
+        "clients": plan.clients,
+        "seconds": plan.seconds,
+        "rounds": plan.rounds,
+        "idle_rss_mb": round(idle_rss, 1),
+        "floor": floor_median,
+        "record": record_median,
+        "floor_rounds": [m.as_dict() for m in floors],
+        "record_rounds": [m.as_dict() for m in records],
+        "p99_ratio": ratio,
+        "targets": {
+            "record_p99_within_5x_floor": ratio <= RECORD_P99_FACTOR,
+            "records_per_second_200": (
+                record_median["throughput"] >= POSTGRES_RECORDS_PER_SECOND
+                if database.vendor == "postgresql"
+                else None
+            ),
+        },
+    }
+
+
+def run_forecast(seconds: float, env: dict[str, str]) -> dict[str, Any]:
+    code = (
+        "import json, sys; from ympa.forecast.bench import bench; "
+        "print(json.dumps(bench(float(sys.argv[1]))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(seconds)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BenchError(f"ympa.forecast.bench failed: {result.stderr.strip()[-500:]}")
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def _raise_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    plan = parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # progress interleaves with the commands' stderr
+    signal.signal(signal.SIGTERM, _raise_on_signal)
+    # Client threads wait on sockets; a short switch interval keeps the GIL from adding milliseconds of
+    # queueing to the measured latency.
+    sys.setswitchinterval(0.0005)
+    started = time.perf_counter()
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")  # noqa: DTZ005 - a local file name
+    out_dir = REPO / "var" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="ympa-bench-"))
+    log = data_dir / "server.log"
+    env = base_env()
+    results: list[DatabaseResult] = []
+    forecast: dict[str, Any] = {}
+    errors: list[str] = []
+    mode = "smoke" if plan.smoke else "full"
+    print(
+        f"Ympa bench ({mode}): {', '.join(plan.databases)}; {plan.clients} clients, workers "
+        f"{','.join(map(str, plan.workers))}, {plan.rounds} rounds x {plan.seconds:g} s; data in {data_dir}"
+    )
+    try:
+        # Production settings serve static files through the manifest storage: collect them once.
+        run_ympa(["collectstatic", "--noinput", "-v", "0"], {**env, "YMPA_DATA_DIR": str(data_dir)})
+        for prepared in prepare_all(plan, data_dir, env):
+            if isinstance(prepared, DatabaseResult):
+                results.append(prepared)
+                continue
+            results.append(prepared.result)
+            try:
+                measure_database(prepared, plan, log)
+            except FAILURES as exc:
+                prepared.result.error = str(exc)
+                print(f"   ERROR ({prepared.result.label}): {exc}")
+        try:
+            forecast = run_forecast(plan.forecast_seconds, {**env, "YMPA_DATA_DIR": str(data_dir)})
+        except (BenchError, subprocess.SubprocessError) as exc:
+            errors.append(str(exc))
+    finally:
+        failed = any(
+            r.error or any(run[k]["errors"] for run in r.runs for k in ("floor", "record")) for r in results
+        )
+        if plan.keep or failed:
+            print(f"Kept {data_dir} (server log: {log})")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+            if "postgresql" in plan.databases:
+                with contextlib.suppress(Exception):
+                    drop_postgres_database(plan.postgres_admin_url, plan.postgres_name)
+    for result in results:
+        if result.error:
+            errors.append(f"{result.label}: {result.error}")
+        for run in result.runs:
+            for kind in ("floor", "record"):
+                if run[kind]["errors"]:
+                    count = run[kind]["errors"]
+                    errors.append(f"{result.label} w={run['workers']}: {count:.0f} {kind} errors")
+    document = {
+        "mode": mode,
+        "started_at": stamp,
+        "seconds": round(time.perf_counter() - started, 1),
+        "plan": {k: v for k, v in plan.__dict__.items() if k != "postgres_admin_url"},
+        "machine": machine_facts(),
+        "databases": [r.__dict__ for r in results],
+        "forecast": forecast,
+        "errors": errors,
+    }
+    path = out_dir / f"results-{stamp}.json"
+    path.write_text(json.dumps(document, indent=2, default=str))
+    for result in results:
+        print_database(result.__dict__, plan.smoke)
+    print_summary(document, path)
+    return 1 if errors else 0

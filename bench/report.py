@@ -1,0 +1,101 @@
+"""The printed report: one table per database, then targets, the forecast engine and the machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+FLOOR_LABEL = "floor (GET /bench/floor)"
+RECORD_LABEL = "record+sign (POST vaccinations)"
+
+
+def _verdict(value: bool | None) -> str:
+    return "n/a" if value is None else ("met" if value else "MISSED")
+
+
+def print_database(result: dict[str, Any], smoke: bool) -> None:
+    label = result["label"]
+    print(f"\n{'=' * 100}\n{label}")
+    if result.get("error"):
+        print(f"  ERROR: {result['error']}")
+        return
+    synth = result.get("synth", {})
+    facts = result.get("facts", {})
+    print(
+        f"  {facts.get('version', '?')}, {facts.get('size_mb', '?')} MB after the fill"
+        + (f"; {facts['settings']}" if facts.get("settings") else "")
+    )
+    print(
+        f"  migrate {result.get('migrate_seconds', 0):.1f} s; synth {synth.get('patients', 0):,} patients, "
+        f"{synth.get('vaccinations', 0):,} vaccinations, {synth.get('rows', 0):,} rows in "
+        f"{synth.get('seconds', 0):.1f} s ({synth.get('rows_per_second', 0):,} rows/s; "
+        f"command {synth.get('command_seconds', 0):.1f} s)"
+    )
+    phases = result.get("phases", {})
+    if phases:
+        print("  wall clock: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()))
+    for run in result.get("runs", []):
+        print(
+            f"\n  {run['workers']} gunicorn workers, {run['clients']} clients, median of {run['rounds']} "
+            f"rounds x {run['seconds']:g} s (server idle RSS {run['idle_rss_mb']:.0f} MB)"
+        )
+        header = (
+            f"  {'measurement':<33}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+            f"{'errors':>8}{'server MB':>11}{'CPU app/db/client/other':>25}{'CPU ms/req':>12}"
+        )
+        print(header)
+        print(f"  {'-' * (len(header) - 2)}")
+        for key, name in (("floor", FLOOR_LABEL), ("record", RECORD_LABEL)):
+            m = run[key]
+            cpu = (
+                f"{m['server_cpu_percent']:.0f}/{m.get('database_cpu_percent', 0):.0f}/"
+                f"{m['client_cpu_percent']:.0f}/{m.get('other_cpu_percent', 0):.0f}%"
+            )
+            app_and_db = m["server_cpu_percent"] + m.get("database_cpu_percent", 0)
+            per_request = 10 * app_and_db / m["throughput"] if m["throughput"] else 0.0
+            print(
+                f"  {name:<33}{m['throughput']:>9.1f}{m['p50_ms']:>9.1f}{m['p99_ms']:>9.1f}"
+                f"{m['max_ms']:>9.1f}{m['errors']:>8.0f}{m['server_rss_mb']:>11.0f}{cpu:>25}"
+                f"{per_request:>12.1f}"
+            )
+        print(
+            "  CPU: % of one core for the app server (gunicorn), the database server (postgres processes; "
+            "SQLite runs inside the app), the load generator, and anything else on the machine (other: "
+            "not this benchmark; it competes for the same cores). CPU ms/req: app + database."
+        )
+        targets = run["targets"]
+        print(
+            f"  record p99 / floor p99 = {run['p99_ratio']:.2f} (target ≤ 5: "
+            f"{_verdict(targets['record_p99_within_5x_floor'])}); signed records/s = "
+            f"{run['record']['throughput']:.1f} (target ≥ 200 on PostgreSQL: "
+            f"{_verdict(targets['records_per_second_200'])})"
+        )
+    if smoke:
+        print("  (smoke run: tiny data and short measurements; the figures are not meaningful)")
+
+
+def print_summary(document: dict[str, Any], path: Path) -> None:
+    machine = document["machine"]
+    print(f"\n{'=' * 100}\nSummary ({document['mode']} run, {document['seconds']:.0f} s)")
+    print(
+        f"  machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['memory_gb']} GB, "
+        f"Python {machine['python']}, Linux {machine['kernel']}"
+    )
+    for result in document["databases"]:
+        for run in result.get("runs", []):
+            floor, record = run["floor"], run["record"]
+            print(
+                f"  {result['label']:<10} w={run['workers']}: floor {floor['throughput']:7.1f} req/s "
+                f"p99 {floor['p99_ms']:6.1f} ms | record+sign {record['throughput']:6.1f} req/s "
+                f"p99 {record['p99_ms']:6.1f} ms | ratio {run['p99_ratio']:.2f}"
+            )
+    forecast = document.get("forecast") or {}
+    if forecast:
+        shown = ", ".join(
+            f"{key} {value:,.2f}" if isinstance(value, float) else f"{key} {value}"
+            for key, value in forecast.items()
+        )
+        print(f"  forecast engine (ympa.forecast.bench): {shown}")
+    for error in document["errors"]:
+        print(f"  ERROR: {error}")
+    print(f"  results: {path}")

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ympa.core.synth import synth_fill, synth_summary
+
+
+class Command(BaseCommand):
+    help = (
+        "Add synthetic patients (test data) and signed vaccinations in bulk, for benchmarks. "
+        "Run it again to add more; progress goes to stderr."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--patients", type=int, required=True, help="patients to add")
+        parser.add_argument("--vaccinations", type=int, default=0, help="signed vaccinations to add")
+        parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+        parser.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            stats = synth_fill(
+                patients=options["patients"],
+                vaccinations=options["vaccinations"],
+                seed=options["seed"],
+                progress=sys.stderr,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        summary = synth_summary(stats)
+        if options["json"]:
+            self.stdout.write(json.dumps(summary))
+        else:
+            self.stdout.write(
+                f"Added {stats.patients} patients and {stats.vaccinations} signed vaccinations "
+                f"({stats.rows} rows) in {stats.seconds:.1f} s."
+            )
