@@ -42,6 +42,7 @@ class Plan:
     seconds: float
     clients: int
     workers: tuple[int, ...]
+    threads: int
     rounds: int
     patients: int
     vaccinations: int
@@ -75,6 +76,9 @@ def parse_args(argv: list[str] | None) -> Plan:
         default="3",
         help="gunicorn workers; a comma-separated list measures each (default 3, see bench/README.md)",
     )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per gunicorn worker; >1 uses gthread with keep-alive"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds of floor + record (default 3)")
     parser.add_argument("--patients", type=int, help="synthetic patients (default 100000; smoke 200)")
     parser.add_argument(
@@ -104,6 +108,7 @@ def parse_args(argv: list[str] | None) -> Plan:
         seconds=args.seconds if args.seconds is not None else (2.0 if smoke else 20.0),
         clients=max(1, args.clients),
         workers=tuple(int(w) for w in str(args.workers).split(",") if w.strip()),
+        threads=args.threads,
         rounds=max(1, args.rounds),
         patients=args.patients if args.patients is not None else (200 if smoke else 100_000),
         vaccinations=args.vaccinations if args.vaccinations is not None else (1000 if smoke else 1_000_000),
@@ -244,7 +249,7 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
     floor, record = floor_request(prepared.patients), record_request(prepared.adults)
     floors: list[Measurement] = []
     records: list[Measurement] = []
-    with Server(env, workers=workers, log=log) as server:
+    with Server({**env, "YMPA_WEB_THREADS": str(plan.threads)}, workers=workers, log=log) as server:
         idle_rss = server.rss_mb()
         # Warm-up: every worker imports its views and opens its database connection.
         warm = min(2.0, plan.seconds / 4)

@@ -11,7 +11,7 @@ from ympa.core.errors import NotPermitted
 from ympa.patients.models import Patient
 
 
-def audit_event_record(
+def audit_event_build(
     *,
     actor: Actor,
     action: Action,
@@ -21,14 +21,10 @@ def audit_event_record(
     detail: dict[str, Any] | None = None,
     purpose: str = "",
 ) -> AuditEvent:
-    """Append one row to the audit log. Must run inside the transaction of the action it records."""
-    if not connection.in_atomic_block:
-        # A log row committed separately from its action could survive a rolled-back action or vanish
-        # with a committed one; both break the log's promise.
-        raise RuntimeError("audit events must be written inside the action's transaction")
+    """An unsaved audit row, for callers that write several rows of one action at once."""
     assignment = actor.assignment
     care_unit = assignment.care_unit if assignment else None
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor_kind=actor.kind,
         actor_identity=actor.identity,
         actor_name=actor.display_name,
@@ -44,6 +40,39 @@ def audit_event_record(
         purpose=purpose or (assignment.purpose if assignment else ""),
         detail=detail or {},
     )
+
+
+def audit_events_save(events: list[AuditEvent]) -> None:
+    """Append rows to the audit log. Must run inside the transaction of the action they record."""
+    if not connection.in_atomic_block:
+        # A log row committed separately from its action could survive a rolled-back action or vanish
+        # with a committed one; both break the log's promise.
+        raise RuntimeError("audit events must be written inside the action's transaction")
+    AuditEvent.objects.bulk_create(events)
+
+
+def audit_event_record(
+    *,
+    actor: Actor,
+    action: Action,
+    patient: Patient | None,
+    object_type: str,
+    object_id: str,
+    detail: dict[str, Any] | None = None,
+    purpose: str = "",
+) -> AuditEvent:
+    """Append one row to the audit log, inside the transaction of the action it records."""
+    event = audit_event_build(
+        actor=actor,
+        action=action,
+        patient=patient,
+        object_type=object_type,
+        object_id=object_id,
+        detail=detail,
+        purpose=purpose,
+    )
+    audit_events_save([event])
+    return event
 
 
 @transaction.atomic

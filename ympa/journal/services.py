@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ympa.access.models import Action
-from ympa.access.services import audit_event_record
+from ympa.access.services import audit_event_build, audit_event_record, audit_events_save
 from ympa.authn.models import User
 from ympa.catalog.models import Product
 from ympa.core.actor import Actor
@@ -140,7 +140,10 @@ def _order_for(
     patient: Patient,
     data: Administration,
     order: Order | None,
+    given: bool,
 ) -> Order:
+    """The order the dose is given under; one created here for a dose being signed is already fulfilled."""
+    status = OrderStatus.COMPLETED if given else OrderStatus.ACTIVE
     if order is not None:
         if (
             order.patient_id != patient.pk
@@ -167,6 +170,7 @@ def _order_for(
             standing_order=standing,
             dose_number=data.dose_number,
             created_by=user,
+            status=status,
         )
     if assignment.has_right(Right.ORDER):
         created = Order.objects.create(
@@ -178,6 +182,7 @@ def _order_for(
             prescriber_assignment=assignment,
             dose_number=data.dose_number,
             created_by=user,
+            status=status,
         )
         audit_event_record(
             actor=actor,
@@ -249,10 +254,23 @@ def _update_forecasts(patient: Patient, assessment: Assessment | None) -> None:
         and keys_in_use(CareProvider.objects.all()) == [assessment.schedule_key]
     ):
         now = timezone.now()
-        StoredForecast.objects.filter(patient=patient).delete()
         StoredForecast.objects.bulk_create(
-            _stored(row, assessment.schedule_key, now, today)
-            for row in rows_from_result(str(patient.pk), assessment.result)
+            [
+                _stored(row, assessment.schedule_key, now, today)
+                for row in rows_from_result(str(patient.pk), assessment.result)
+            ],
+            update_conflicts=True,
+            unique_fields=["patient", "schedule_key", "vaccine_group"],
+            update_fields=[
+                "status",
+                "dose_number",
+                "earliest",
+                "recommended",
+                "past_due",
+                "latest",
+                "computed_at",
+                "assessment_date",
+            ],
         )
         return
     _refresh_forecasts_after_commit(patient)
@@ -329,34 +347,30 @@ def vaccination_record(
     if sign:
         clean, assessment = _decision_support(patient, unit, clean)
     resolved_order = _order_for(
-        actor=actor, user=user, assignment=assignment, unit=unit, patient=patient, data=clean, order=order
-    )
-    visit, _created = Visit.objects.get_or_create(
+        actor=actor,
+        user=user,
+        assignment=assignment,
+        unit=unit,
         patient=patient,
-        care_unit=unit,
-        visit_date=timezone.localdate(clean.administered_at),
-        defaults={"created_by": user},
+        data=clean,
+        order=order,
+        given=sign,
     )
+    visit = _visit_for(patient, unit, timezone.localdate(clean.administered_at), user)
+    now = timezone.now()
     vaccination = Vaccination(
         patient=patient,
         care_unit=unit,
         visit=visit,
         order=resolved_order,
+        status=EntryStatus.SIGNED if sign else EntryStatus.DRAFT,
         created_by=user,
         created_assignment=assignment,
         idempotency_key=key,
     )
-    try:
-        with transaction.atomic():
-            vaccination.save(force_insert=True)
-    except IntegrityError:
-        # A concurrent double submit won the race on the idempotency constraint.
-        existing = _by_key(user, key) if key else None
-        if existing is None:
-            raise
-        return _same_request(existing, patient)
-    now = timezone.now()
-    version = VaccinationVersion.objects.create(
+    # The version is written first so that the header is inserted in its final state (foreign keys are
+    # checked at commit); one UPDATE fewer per dose.
+    version = VaccinationVersion(
         vaccination=vaccination,
         number=1,
         performer=user,
@@ -365,30 +379,52 @@ def vaccination_record(
         signed_by=user if sign else None,
         **{f.name: getattr(clean, f.name) for f in fields(clean)},
     )
-    vaccination.current_version = version
-    vaccination.status = EntryStatus.SIGNED if sign else EntryStatus.DRAFT
-    vaccination.save(update_fields=["current_version", "status"])
+    try:
+        with transaction.atomic():
+            version.save(force_insert=True)
+            vaccination.current_version = version
+            vaccination.save(force_insert=True)
+    except IntegrityError:
+        # A concurrent double submit won the race on the idempotency constraint.
+        existing = _by_key(user, key) if key else None
+        if existing is None:
+            raise
+        return _same_request(existing, patient)
     if sign:
         _order_given(resolved_order)
-    audit_event_record(
-        actor=actor,
-        action=Action.CREATE,
-        patient=patient,
-        object_type="journal.vaccination",
-        object_id=str(vaccination.pk),
-        detail=_snapshot(clean),
-    )
-    if sign:
-        audit_event_record(
+    events = [
+        audit_event_build(
             actor=actor,
-            action=Action.SIGN,
+            action=Action.CREATE,
             patient=patient,
             object_type="journal.vaccination",
             object_id=str(vaccination.pk),
-            detail={"version": 1, "decision_support": _problems(assessment)},
+            detail=_snapshot(clean),
         )
+    ]
+    if sign:
+        events.append(
+            audit_event_build(
+                actor=actor,
+                action=Action.SIGN,
+                patient=patient,
+                object_type="journal.vaccination",
+                object_id=str(vaccination.pk),
+                detail={"version": 1, "decision_support": _problems(assessment)},
+            )
+        )
+    audit_events_save(events)
+    if sign:
         _update_forecasts(patient, assessment)
     return vaccination
+
+
+def _visit_for(patient: Patient, unit: CareUnit, day: date, user: User) -> Visit:
+    """The patient's visit at the unit that day, created if needed (a race leaves exactly one)."""
+    Visit.objects.bulk_create(
+        [Visit(patient=patient, care_unit=unit, visit_date=day, created_by=user)], ignore_conflicts=True
+    )
+    return Visit.objects.get(patient=patient, care_unit=unit, visit_date=day)
 
 
 def _order_given(order: Order) -> None:
