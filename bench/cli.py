@@ -59,6 +59,7 @@ class DatabaseResult:
     label: str
     migrate_seconds: float = 0.0
     synth: dict[str, Any] = field(default_factory=dict)
+    forecast_refresh: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)  # one per worker count
     phases: dict[str, float] = field(default_factory=dict)  # wall-clock seconds per step
@@ -202,6 +203,15 @@ def prepare_database(vendor: str, plan: Plan, data_dir: Path, env: dict[str, str
     result.synth = json.loads(synth_out.strip().splitlines()[-1])
     result.synth["command_seconds"] = round(synth_seconds, 2)
     prepared.phase("synth")
+    # Decision support's bulk refresh: every patient's stored forecasts, engine in worker processes.
+    refresh_out, refresh_seconds = run_ympa(["forecast", "refresh", "--workers", "2"], db_env)
+    result.forecast_refresh = {
+        "patients": plan.patients,
+        "seconds": round(refresh_seconds, 2),
+        "patients_per_second": round(plan.patients / refresh_seconds, 1) if refresh_seconds else 0.0,
+        "output": refresh_out.strip().splitlines()[-1] if refresh_out.strip() else "",
+    }
+    prepared.phase("forecast refresh")
     result.facts = database.facts()
     prepared.tokens = [
         run_ympa(["api-token", f"synth.ssk.{unit:02d}.1", "--name", "bench"], db_env)[0].strip()

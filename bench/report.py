@@ -31,6 +31,13 @@ def print_database(result: dict[str, Any], smoke: bool) -> None:
         f"{synth.get('seconds', 0):.1f} s ({synth.get('rows_per_second', 0):,} rows/s; "
         f"command {synth.get('command_seconds', 0):.1f} s)"
     )
+    refresh = result.get("forecast_refresh", {})
+    if refresh:
+        print(
+            f"  stored forecasts refreshed for {refresh.get('patients', 0):,} patients in "
+            f"{refresh.get('seconds', 0):.1f} s ({refresh.get('patients_per_second', 0):,.0f} patients/s, "
+            "2 processes)"
+        )
     phases = result.get("phases", {})
     if phases:
         print("  wall clock: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()))

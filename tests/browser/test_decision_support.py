@@ -3,9 +3,11 @@ does not count only with a stated reason (the override flow)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
+import pyotp
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
@@ -83,3 +85,21 @@ def test_overdue_group_and_override_flow(
     rotavirus = Vaccination.objects.filter(patient=citizen, current_version__product__code="rotarix").get()
     page.goto(f"{live_server.url}/vaccinations/{rotavirus.pk}/")
     expect(page.get_by_test_id("override-reason")).to_have_text("Förväxling av förpackning, se avvikelse")
+
+
+def test_demo_patient_tolvan_shows_what_is_due(page: Page, live_server: Any) -> None:
+    from ympa.core.demo import DEMO_PASSWORD, TOLVAN, demo_load, totp_secret_for
+
+    demo_load()
+    page.goto(f"{live_server.url}/")
+    page.get_by_label("Användarnamn").fill("maria.ssk")
+    page.get_by_label("Lösenord").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Fortsätt").click()
+    page.get_by_label("Kod från din autentiseringsapp").fill(pyotp.TOTP(totp_secret_for("maria.ssk")).now())
+    page.get_by_role("button", name="Logga in").click()
+    page.get_by_label("Personnummer eller namn").fill(TOLVAN)
+    page.get_by_role("link", name="Tolvansson, Tolvan").click()
+    tbe = page.locator('[data-testid="decision-support"] tr[data-group="TBE"]')
+    expect(tbe).to_contain_text("dos 3")
+    expect(tbe).to_contain_text(re.compile("Aktuell|Försenad"))
+    expect(page.get_by_test_id("decision-support")).to_contain_text("Influensa")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -766,6 +767,57 @@ def forecast_refresh_patient(*, patient_id: str) -> int:
     return len(rows)
 
 
+def _insert_forecast_rows(rows: list[ForecastRow], key: str, now: datetime, today: date) -> int:
+    """Insert many stored-forecast rows with one prepared statement.
+
+    Building hundreds of thousands of model instances costs more than computing the forecasts; the values
+    are adapted by the database backend exactly as the ORM would adapt them.
+    """
+    if not rows:
+        return 0
+    ops = connection.ops
+    patient_field = StoredForecast._meta.get_field("patient")
+    computed_at = ops.adapt_datetimefield_value(now)
+    assessed = ops.adapt_datefield_value(today)
+    table = ops.quote_name(StoredForecast._meta.db_table)
+    columns = (
+        "patient_id",
+        "schedule_key",
+        "vaccine_group",
+        "status",
+        "dose_number",
+        "earliest",
+        "recommended",
+        "past_due",
+        "latest",
+        "computed_at",
+        "assessment_date",
+    )
+    placeholders = ", ".join(["%s"] * len(columns))
+    names = ", ".join(ops.quote_name(c) for c in columns)
+    # Table and column names come from the model; every value is a parameter.
+    sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608
+    values = [
+        (
+            patient_field.get_db_prep_value(UUID(patient_id), connection),
+            key,
+            group,
+            status,
+            dose_number,
+            ops.adapt_datefield_value(earliest),
+            ops.adapt_datefield_value(recommended),
+            ops.adapt_datefield_value(past_due),
+            ops.adapt_datefield_value(latest),
+            computed_at,
+            assessed,
+        )
+        for patient_id, group, status, dose_number, earliest, recommended, past_due, latest in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, values)
+    return len(values)
+
+
 @dataclass(frozen=True)
 class RefreshStats:
     patients: int
@@ -778,41 +830,51 @@ def forecast_refresh_all(
 ) -> RefreshStats:
     """Recompute every patient's stored forecasts (after new supporting data or a schedule-set change).
 
-    The engine is pure Python and CPU-bound, so chunks of patients go to worker processes while this process
-    reads the next chunk and writes the results; each chunk is replaced in its own transaction.
+    The engine is pure Python and CPU-bound: chunks of patients go to worker processes, and while they compute
+    one chunk this process reads the next and writes the previous one, each chunk in its own transaction.
     """
     started = time.monotonic()
     keys = keys_in_use(CareProvider.objects.all())
     today = timezone.localdate()
     total = Patient.objects.filter(birth_date__isnull=False).count()
-    done = rows = 0
-    last_pk = None
+    stats = {"done": 0, "rows": 0}
     # Workers import only the Django-free engine bridge; forking this (possibly threaded) process is avoided.
     context = multiprocessing.get_context("forkserver")
+
+    def write(patient_ids: list[UUID], jobs: list[tuple[str, Future[list[ForecastRow]]]]) -> None:
+        now = timezone.now()
+        with transaction.atomic():
+            StoredForecast.objects.filter(patient_id__in=patient_ids).delete()
+            for key, future in jobs:
+                stats["rows"] += _insert_forecast_rows(future.result(), key, now, today)
+        stats["done"] += len(patient_ids)
+        if progress is not None:
+            progress(stats["done"], total, time.monotonic() - started)
+
     with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context) as pool:
+        pending: tuple[list[UUID], list[tuple[str, Future[list[ForecastRow]]]]] | None = None
+        last_pk = None
         while True:
             page = Patient.objects.filter(birth_date__isnull=False).order_by("pk")
             if last_pk is not None:
                 page = page.filter(pk__gt=last_pk)
-            patients = list(page.values_list("pk", "birth_date", "legal_sex")[:chunk])
+            patients = [
+                (pk, birth, sex)
+                for pk, birth, sex in page.values_list("pk", "birth_date", "legal_sex")[:chunk]
+                if birth is not None
+            ]
+            if patients:
+                last_pk = patients[-1][0]
+                doses = histories([pk for pk, _birth, _sex in patients])
+                items = [(str(pk), birth, sex, doses.get(pk, [])) for pk, birth, sex in patients]
+                step = -(-len(items) // max(1, workers))
+                parts = [items[i : i + step] for i in range(0, len(items), step)]
+                submitted = [
+                    (key, pool.submit(compute_rows, key, part, today)) for key in keys for part in parts
+                ]
+            if pending is not None:
+                write(*pending)
             if not patients:
                 break
-            last_pk = patients[-1][0]
-            doses = histories([pk for pk, _birth, _sex in patients])
-            items = [
-                (str(pk), birth, sex, doses.get(pk, [])) for pk, birth, sex in patients if birth is not None
-            ]
-            step = -(-len(items) // max(1, workers))
-            parts = [items[i : i + step] for i in range(0, len(items), step)]
-            jobs = [(key, pool.submit(compute_rows, key, part, today)) for key in keys for part in parts]
-            now = timezone.now()
-            with transaction.atomic():
-                StoredForecast.objects.filter(patient_id__in=[pk for pk, _b, _s in patients]).delete()
-                for key, future in jobs:
-                    created = [_stored(row, key, now, today) for row in future.result()]
-                    StoredForecast.objects.bulk_create(created, batch_size=2000)
-                    rows += len(created)
-            done += len(patients)
-            if progress is not None:
-                progress(done, total, time.monotonic() - started)
-    return RefreshStats(patients=done, rows=rows, seconds=time.monotonic() - started)
+            pending = ([pk for pk, _birth, _sex in patients], submitted)
+    return RefreshStats(patients=stats["done"], rows=stats["rows"], seconds=time.monotonic() - started)

@@ -17,6 +17,7 @@ from ympa.authn.models import User
 from ympa.core.actor import Actor
 from ympa.core.errors import NotPermitted
 from ympa.core.validation import current_language
+from ympa.forecast import schedule_parameters, schedule_sets
 from ympa.identifiers import IdentifierError, parse_hsa_id, parse_organisation_number, parse_phone_number
 from ympa.orgs.models import Assignment, CareProvider, CareUnit, Municipality, Purpose, Region
 from ympa.orgs.rights import REGION_ROLES, Right, Role
@@ -229,3 +230,46 @@ def assignment_end(*, actor: Actor, assignment: Assignment) -> Assignment:
             detail={"ended": locked.valid_until.isoformat()},
         )
     return locked
+
+
+@transaction.atomic
+def care_provider_set_schedule(*, actor: Actor, schedule_set: str, options: dict[str, str]) -> CareProvider:
+    """Choose the vaccination schedules decision support follows for the actor's care provider.
+
+    All stored forecasts are recomputed afterwards (a task after commit), since worklists read them.
+    """
+    unit = _require_unit_admin(actor)
+    errors: dict[str, str] = {}
+    if schedule_set not in schedule_sets():
+        errors["schedule_set"] = _("Choose one of the schedule sets.")
+    else:
+        allowed = {p.name: p.allowed for p in schedule_parameters(schedule_set)}
+        for name, value in options.items():
+            if name not in allowed or value not in allowed[name]:
+                errors[name] = _("Choose one of the offered values.")
+    if errors:
+        raise ValidationError(errors)
+    provider = CareProvider.objects.select_for_update().get(pk=unit.care_provider_id)
+    clean_options = {name: value for name, value in sorted(options.items())}
+    if (provider.schedule_set, provider.schedule_options) == (schedule_set, clean_options):
+        return provider
+    before = {"schedule_set": provider.schedule_set, "options": provider.schedule_options}
+    provider.schedule_set = schedule_set
+    provider.schedule_options = clean_options
+    provider.save(update_fields=["schedule_set", "schedule_options"])
+    audit_event_record(
+        actor=actor,
+        action=Action.UPDATE,
+        patient=None,
+        object_type="orgs.careprovider",
+        object_id=str(provider.pk),
+        detail={"before": before, "after": {"schedule_set": schedule_set, "options": clean_options}},
+    )
+    transaction.on_commit(_refresh_all_forecasts)
+    return provider
+
+
+def _refresh_all_forecasts() -> None:
+    from ympa.journal.tasks import refresh_all_forecasts
+
+    refresh_all_forecasts.enqueue()

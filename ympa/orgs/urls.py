@@ -6,4 +6,5 @@ app_name = "orgs"
 urlpatterns = [
     path("unit/staff/", views.staff, name="staff"),
     path("unit/staff/<int:assignment_id>/end/", views.end_assignment, name="end_assignment"),
+    path("unit/schedules/", views.schedules, name="schedules"),
 ]

@@ -143,10 +143,28 @@ def test_due_worklist_lists_patients_of_the_unit(
 
 
 def test_bulk_refresh(nurse_a: User, adult: Patient, citizen: Patient, tbe: Build) -> None:
+    from ympa.journal.services import forecast_refresh_patient
+
     vaccination_record(actor=actor_of(nurse_a), patient=adult, data=tbe(60), sign=True)
+    fields = (
+        "patient_id",
+        "schedule_key",
+        "vaccine_group",
+        "status",
+        "dose_number",
+        "earliest",
+        "recommended",
+        "past_due",
+        "latest",
+        "assessment_date",
+    )
+    for patient in (adult, citizen):
+        forecast_refresh_patient(patient_id=str(patient.pk))
+    one_by_one = sorted(StoredForecast.objects.values_list(*fields))
     StoredForecast.objects.all().delete()
     stats = forecast_refresh_all(workers=2, chunk=1)
     assert stats.patients == 2
+    assert sorted(StoredForecast.objects.values_list(*fields)) == one_by_one
     assert StoredForecast.objects.filter(patient=adult, vaccine_group="TBE", dose_number=2).exists()
     assert StoredForecast.objects.filter(patient=citizen).exists()
 

@@ -121,3 +121,40 @@ def test_staff_page(admin_a: User, nurse_a: User) -> None:
     )
     assert response.status_code == 200 and b"invalid-feedback" in response.content
     assert staff_client(nurse_a).get("/unit/staff/").status_code == 403
+
+
+def test_unit_administrator_chooses_the_schedules(
+    admin_a: User, unit_a: CareUnit, django_capture_on_commit_callbacks: object
+) -> None:
+    from ympa.orgs.services import care_provider_set_schedule
+
+    with pytest.raises(ValidationError):
+        care_provider_set_schedule(actor=actor_of(admin_a), schedule_set="xx", options={})
+    with pytest.raises(ValidationError):
+        care_provider_set_schedule(
+            actor=actor_of(admin_a), schedule_set="se", options={"tbe_shorter_interval_from_age": "55"}
+        )
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:  # type: ignore[operator]
+        care_provider_set_schedule(
+            actor=actor_of(admin_a), schedule_set="se", options={"tbe_shorter_interval_from_age": "60"}
+        )
+    assert len(callbacks) == 1
+    unit_a.care_provider.refresh_from_db()
+    assert unit_a.care_provider.schedule_options == {"tbe_shorter_interval_from_age": "60"}
+    assert AuditEvent.objects.filter(object_type="orgs.careprovider").exists()
+
+
+def test_nurse_cannot_choose_schedules(nurse_a: User) -> None:
+    from ympa.orgs.services import care_provider_set_schedule
+
+    with pytest.raises(NotPermitted):
+        care_provider_set_schedule(actor=actor_of(nurse_a), schedule_set="cdc", options={})
+    assert staff_client(nurse_a).get("/unit/schedules/").status_code == 403
+
+
+def test_schedules_page(admin_a: User, unit_a: CareUnit) -> None:
+    client = staff_client(admin_a)
+    assert b"kortare intervall" in client.get("/unit/schedules/").content
+    assert client.post("/unit/schedules/", {"schedule_set": "cdc"}).status_code == 302
+    unit_a.care_provider.refresh_from_db()
+    assert unit_a.care_provider.schedule_set == "cdc"
