@@ -68,12 +68,29 @@ def implied_observations(
     return [Observation(code, start) for code, start in sorted(first_by_code.items())]
 
 
+@dataclass(frozen=True)
+class PatientFacts:
+    """What the engine needs to know about one patient, as plain picklable values."""
+
+    patient_id: str
+    birth_date: date
+    legal_sex: str
+    doses: tuple[GivenDose, ...]
+    conditions: tuple[Observation, ...] = ()
+
+
 def run_for(
-    birth_date: date, legal_sex: str, doses: Sequence[GivenDose], data: SupportingData, on: date
+    birth_date: date,
+    legal_sex: str,
+    doses: Sequence[GivenDose],
+    data: SupportingData,
+    on: date,
+    conditions: Sequence[Observation] = (),
 ) -> ForecastResult:
-    """Run the engine; plain values in, so bulk refreshes can run it in worker processes."""
+    """Run the engine with the recorded conditions and the indications the history implies."""
     gender = GENDERS.get(legal_sex, "U")
-    patient = EnginePatient(birth_date, gender, observations=implied_observations(birth_date, doses, data))
+    observations = [*conditions, *implied_observations(birth_date, doses, data)]
+    patient = EnginePatient(birth_date, gender, observations=observations)
     given = [
         AdministeredDose(d.day, d.code, volume=float(d.volume) if d.volume is not None else None)
         for d in doses
@@ -105,12 +122,14 @@ def rows_from_result(patient_id: str, result: ForecastResult) -> list[ForecastRo
 
 
 def forecast_rows_for(
-    key_data: SupportingData, patients: Sequence[tuple[str, date, str, Sequence[GivenDose]]], on: date
+    key_data: SupportingData, patients: Sequence[PatientFacts], on: date
 ) -> list[ForecastRow]:
     return [
         row
-        for patient_id, birth_date, legal_sex, doses in patients
-        for row in rows_from_result(patient_id, run_for(birth_date, legal_sex, doses, key_data, on))
+        for p in patients
+        for row in rows_from_result(
+            p.patient_id, run_for(p.birth_date, p.legal_sex, p.doses, key_data, on, p.conditions)
+        )
     ]
 
 
@@ -120,8 +139,6 @@ def data_for_key(key: str) -> SupportingData:
     return load_schedule_set(name, options=json.loads(options) or None)
 
 
-def compute_rows(
-    key: str, patients: Sequence[tuple[str, date, str, Sequence[GivenDose]]], on: date
-) -> list[ForecastRow]:
+def compute_rows(key: str, patients: Sequence[PatientFacts], on: date) -> list[ForecastRow]:
     """Entry point for worker processes: plain, picklable arguments in, rows out."""
     return forecast_rows_for(data_for_key(key), patients, on)

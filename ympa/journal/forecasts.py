@@ -24,13 +24,14 @@ from ympa.forecast import (
     EvaluationReason,
     EvaluationStatus,
     ForecastResult,
+    Observation,
     SeriesStatus,
     SupportingData,
     load_schedule_set,
     normalize_code,
 )
 from ympa.journal.decision import GivenDose, run_for
-from ympa.journal.models import EntryStatus, VaccinationVersion
+from ympa.journal.models import Condition, EntryStatus, VaccinationVersion
 from ympa.orgs.models import CareProvider
 from ympa.patients.models import Patient
 
@@ -137,10 +138,30 @@ def histories(patient_ids: list[UUID]) -> dict[UUID, list[GivenDose]]:
     return result
 
 
+def conditions(patient: Patient) -> list[Observation]:
+    """The patient's recorded conditions (not nullified), as engine observations."""
+    return [
+        Observation(code, start, end)
+        for code, start, end in Condition.objects.filter(
+            patient=patient, nullified_at__isnull=True
+        ).values_list("code", "start_date", "end_date")
+    ]
+
+
+def conditions_of_many(patient_ids: list[UUID]) -> dict[UUID, list[Observation]]:
+    result: dict[UUID, list[Observation]] = {}
+    rows = Condition.objects.filter(patient_id__in=patient_ids, nullified_at__isnull=True).values_list(
+        "patient_id", "code", "start_date", "end_date"
+    )
+    for patient_id, code, start, end in rows:
+        result.setdefault(patient_id, []).append(Observation(code, start, end))
+    return result
+
+
 def run(patient: Patient, doses: Sequence[GivenDose], data: SupportingData, on: date) -> ForecastResult:
     if patient.birth_date is None:
         raise ValueError("decision support needs a birth date")
-    return run_for(patient.birth_date, patient.legal_sex, doses, data, on)
+    return run_for(patient.birth_date, patient.legal_sex, doses, data, on, conditions(patient))
 
 
 @dataclass(frozen=True)

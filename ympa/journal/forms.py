@@ -129,3 +129,15 @@ class AdverseEventForm(StyledForm):
             mpa_reported_on=data["mpa_reported_on"],
             mpa_reference=data["mpa_reference"],
         )
+
+
+class ConditionForm(StyledForm):
+    code = forms.ChoiceField(label=_("Condition or indication"), choices=())
+    start_date = forms.DateField(
+        label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].choices = [("", "—"), *choices]  # type: ignore[attr-defined]

@@ -304,3 +304,47 @@ class StoredForecast(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient_id} {self.vaccine_group}: {self.status}"
+
+
+class Condition(models.Model):
+    """An underlying condition or indication decision support takes into account (a CDSi observation).
+
+    Recorded and signed by a professional; ended when it no longer applies; nullified (with a reason) when it
+    was recorded in error. Never deleted.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="conditions")
+    code = models.CharField(max_length=20)
+    # The observation's title when it was recorded, so the entry stays readable if the schedule data change.
+    title = models.CharField(max_length=300)
+    schedule_set = models.CharField(max_length=10)
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_assignment = models.ForeignKey("orgs.Assignment", on_delete=models.PROTECT, related_name="+")
+    care_unit = models.ForeignKey("orgs.CareUnit", on_delete=models.PROTECT, related_name="+")
+    nullified_at = models.DateTimeField(null=True, blank=True)
+    nullified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    nullification_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                name="condition_period_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(nullified_at__isnull=True)
+                | (Q(nullified_by__isnull=False) & ~Q(nullification_reason="")),
+                name="condition_nullification_complete",
+            ),
+        ]
+        indexes = [models.Index(fields=["patient", "code"], name="condition_patient_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.start_date}"

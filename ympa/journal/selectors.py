@@ -27,6 +27,7 @@ from ympa.journal.forecasts import (
 )
 from ympa.journal.models import (
     AdverseEvent,
+    Condition,
     EntryStatus,
     StoredForecast,
     Vaccination,
@@ -316,3 +317,22 @@ def due_worklist(
         )[:limit]
     ]
     return rows, total
+
+
+def patient_conditions(*, actor: Actor, patient: Patient) -> list[Condition]:
+    """The conditions recorded at the actor's care provider (nullified ones too: the record shows them)."""
+    provider_id = _provider_id(actor)
+    return list(
+        Condition.objects.filter(patient=patient, care_unit__care_provider_id=provider_id)
+        .select_related("recorded_by", "nullified_by")
+        .order_by("nullified_at", "end_date", "-start_date")
+    )
+
+
+def condition_choices(*, actor: Actor) -> list[tuple[str, str]]:
+    """The conditions decision support knows under the actor's provider's schedule set."""
+    assignment = actor.assignment
+    if assignment is None or assignment.care_unit is None:
+        return []
+    observations = schedule_data(assignment.care_unit.care_provider).observations
+    return sorted(((code, o.title) for code, o in observations.items()), key=lambda item: item[1])

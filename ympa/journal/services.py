@@ -24,10 +24,27 @@ from ympa.authn.models import User
 from ympa.catalog.models import Product
 from ympa.core.actor import Actor
 from ympa.core.errors import ConflictError, NotPermitted
-from ympa.journal.decision import ForecastRow, compute_rows, data_for_key, forecast_rows_for, rows_from_result
-from ympa.journal.forecasts import Assessment, assess_dose, histories, history, keys_in_use
+from ympa.journal.decision import (
+    ForecastRow,
+    PatientFacts,
+    compute_rows,
+    data_for_key,
+    forecast_rows_for,
+    rows_from_result,
+)
+from ympa.journal.forecasts import (
+    Assessment,
+    assess_dose,
+    conditions,
+    conditions_of_many,
+    histories,
+    history,
+    keys_in_use,
+    schedule_data,
+)
 from ympa.journal.models import (
     AdverseEvent,
+    Condition,
     EntryStatus,
     Order,
     OrderBasis,
@@ -755,9 +772,16 @@ def forecast_refresh_patient(*, patient_id: str) -> int:
     StoredForecast.objects.filter(patient=patient).delete()
     if patient.birth_date is None:
         return 0
-    doses = history(patient)
     today, now = timezone.localdate(), timezone.now()
-    item = [(str(patient.pk), patient.birth_date, patient.legal_sex, doses)]
+    item = [
+        PatientFacts(
+            str(patient.pk),
+            patient.birth_date,
+            patient.legal_sex,
+            tuple(history(patient)),
+            tuple(conditions(patient)),
+        )
+    ]
     rows = [
         _stored(row, key, now, today)
         for key in keys_in_use(CareProvider.objects.all())
@@ -865,8 +889,12 @@ def forecast_refresh_all(
             ]
             if patients:
                 last_pk = patients[-1][0]
-                doses = histories([pk for pk, _birth, _sex in patients])
-                items = [(str(pk), birth, sex, doses.get(pk, [])) for pk, birth, sex in patients]
+                ids = [pk for pk, _birth, _sex in patients]
+                doses, recorded = histories(ids), conditions_of_many(ids)
+                items = [
+                    PatientFacts(str(pk), birth, sex, tuple(doses.get(pk, [])), tuple(recorded.get(pk, [])))
+                    for pk, birth, sex in patients
+                ]
                 step = -(-len(items) // max(1, workers))
                 parts = [items[i : i + step] for i in range(0, len(items), step)]
                 submitted = [
@@ -878,3 +906,107 @@ def forecast_refresh_all(
                 break
             pending = ([pk for pk, _birth, _sex in patients], submitted)
     return RefreshStats(patients=stats["done"], rows=stats["rows"], seconds=time.monotonic() - started)
+
+
+def _condition_scope(actor: Actor, condition: Condition) -> Condition:
+    _user(actor)
+    _assignment, unit = _assignment_with(actor, Right.SIGN)
+    locked = Condition.objects.select_for_update().select_related("care_unit").get(pk=condition.pk)
+    if locked.care_unit.care_provider_id != unit.care_provider_id:
+        raise NotPermitted(_("Only the care provider that recorded the condition can change it."))
+    if locked.nullified_at is not None:
+        raise ConflictError(_("The condition is nullified."), code="nullified")
+    return locked
+
+
+@transaction.atomic
+def condition_register(
+    *, actor: Actor, patient: Patient, code: str, start_date: date, note: str = ""
+) -> Condition:
+    """Record a condition or indication of the schedule set; decision support takes it into account."""
+    user = _user(actor)
+    assignment, unit = _assignment_with(actor, Right.SIGN)
+    provider = unit.care_provider
+    observation = schedule_data(provider).observations.get(code)
+    errors: dict[str, str] = {}
+    if observation is None:
+        errors["code"] = _("Choose one of the conditions decision support knows.")
+    if start_date > timezone.localdate():
+        errors["start_date"] = _("The start date is in the future.")
+    elif patient.birth_date is not None and start_date < patient.birth_date:
+        errors["start_date"] = _("The start date is before the patient's birth date.")
+    if (
+        not errors
+        and Condition.objects.filter(
+            patient=patient, code=code, nullified_at__isnull=True, end_date__isnull=True
+        ).exists()
+    ):
+        errors["code"] = _("This condition is already recorded and has not ended.")
+    if errors:
+        raise ValidationError(errors)
+    assert observation is not None
+    condition = Condition.objects.create(
+        patient=patient,
+        code=code,
+        title=observation.title,
+        schedule_set=provider.schedule_set,
+        start_date=start_date,
+        note=note.strip(),
+        recorded_by=user,
+        recorded_assignment=assignment,
+        care_unit=unit,
+    )
+    audit_event_record(
+        actor=actor,
+        action=Action.CREATE,
+        patient=patient,
+        object_type="journal.condition",
+        object_id=str(condition.pk),
+        detail={"code": code, "start_date": start_date.isoformat()},
+    )
+    _refresh_forecasts_after_commit(patient)
+    return condition
+
+
+@transaction.atomic
+def condition_end(*, actor: Actor, condition: Condition, end_date: date) -> Condition:
+    """The condition no longer applies from `end_date` (it stays in the record)."""
+    locked = _condition_scope(actor, condition)
+    if locked.end_date is not None:
+        raise ConflictError(_("The condition has already ended."), code="ended")
+    if end_date < locked.start_date or end_date > timezone.localdate():
+        raise ValidationError({"end_date": _("The end date must be between the start date and today.")})
+    locked.end_date = end_date
+    locked.save(update_fields=["end_date"])
+    audit_event_record(
+        actor=actor,
+        action=Action.UPDATE,
+        patient=locked.patient,
+        object_type="journal.condition",
+        object_id=str(locked.pk),
+        detail={"end_date": end_date.isoformat()},
+    )
+    _refresh_forecasts_after_commit(locked.patient)
+    return locked
+
+
+@transaction.atomic
+def condition_nullify(*, actor: Actor, condition: Condition, reason: str) -> Condition:
+    """The condition was recorded in error: it stays, marked void, and no longer counts."""
+    locked = _condition_scope(actor, condition)
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say why the entry is nullified.")})
+    locked.nullified_at = timezone.now()
+    locked.nullified_by = _user(actor)
+    locked.nullification_reason = reason.strip()
+    locked.save(update_fields=["nullified_at", "nullified_by", "nullification_reason"])
+    audit_event_record(
+        actor=actor,
+        action=Action.NULLIFY,
+        patient=locked.patient,
+        object_type="journal.condition",
+        object_id=str(locked.pk),
+        detail={"reason": locked.nullification_reason},
+    )
+    _refresh_forecasts_after_commit(locked.patient)
+    return locked

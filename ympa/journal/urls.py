@@ -31,4 +31,10 @@ urlpatterns = [
     ),
     path("worklist/unsigned/", views.unsigned, name="unsigned"),
     path("worklist/due/", views.due, name="due"),
+    path("patients/<uuid:patient_id>/conditions/", views.condition_add, name="condition_add"),
+    path("conditions/<uuid:condition_id>/end/", views.condition_end_view, name="condition_end"),
+    path("conditions/<uuid:condition_id>/nullify/", views.condition_nullify_view, name="condition_nullify"),
+    path("patients/<uuid:patient_id>/conditions/", views.condition_add, name="condition_add"),
+    path("conditions/<uuid:condition_id>/end/", views.condition_end_view, name="condition_end"),
+    path("conditions/<uuid:condition_id>/nullify/", views.condition_nullify_view, name="condition_nullify"),
 ]

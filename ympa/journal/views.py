@@ -22,11 +22,19 @@ from ympa.authn.request import StaffRequest
 from ympa.catalog.models import Product
 from ympa.core.errors import ConflictError, NotPermitted
 from ympa.journal.forecasts import GROUP_LABELS, assess_dose
-from ympa.journal.forms import AdministrationForm, AdverseEventForm, CorrectionForm, ReasonForm, RecordForm
-from ympa.journal.models import AdverseEvent, EntryStatus, Vaccination
+from ympa.journal.forms import (
+    AdministrationForm,
+    AdverseEventForm,
+    ConditionForm,
+    CorrectionForm,
+    ReasonForm,
+    RecordForm,
+)
+from ympa.journal.models import AdverseEvent, Condition, EntryStatus, Vaccination
 from ympa.journal.selectors import (
     administration_defaults,
     adverse_events_of,
+    condition_choices,
     due_worklist,
     unsigned_entries,
     vaccination_get,
@@ -36,6 +44,9 @@ from ympa.journal.services import (
     Administration,
     adverse_event_nullify,
     adverse_event_register,
+    condition_end,
+    condition_nullify,
+    condition_register,
     vaccination_correct,
     vaccination_nullify,
     vaccination_record,
@@ -392,3 +403,74 @@ def due(request: StaffRequest) -> HttpResponse:
         "journal/due.html",
         {"rows": rows, "total": total, "on": on, "group": group, "groups": groups},
     )
+
+
+def _back_to_patient(patient_id: object) -> HttpResponse:
+    return redirect(reverse("patients:overview", args=[patient_id]) + "#conditions")
+
+
+@staff_view(right=Right.SIGN)
+@require_POST
+def condition_add(request: StaffRequest, patient_id: str) -> HttpResponse:
+    patient = patient_get(actor=request.actor, patient_id=patient_id)
+    if patient is None:
+        raise Http404
+    form = ConditionForm(request.POST, choices=condition_choices(actor=request.actor))
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return _back_to_patient(patient.pk)
+    try:
+        condition_register(
+            actor=request.actor,
+            patient=patient,
+            code=form.cleaned_data["code"],
+            start_date=form.cleaned_data["start_date"],
+            note=form.cleaned_data["note"],
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The condition was recorded. Decision support takes it into account."))
+    return _back_to_patient(patient.pk)
+
+
+def _condition_or_404(request: StaffRequest, condition_id: str) -> Condition:
+    condition = Condition.objects.filter(pk=condition_id).select_related("patient").first()
+    if condition is None or patient_get(actor=request.actor, patient_id=condition.patient_id) is None:
+        raise Http404
+    return condition
+
+
+@staff_view(right=Right.SIGN)
+@require_POST
+def condition_end_view(request: StaffRequest, condition_id: str) -> HttpResponse:
+    condition = _condition_or_404(request, condition_id)
+    try:
+        ended = date.fromisoformat(request.POST.get("end_date", ""))
+    except ValueError:
+        messages.error(request, _("Enter the end date."))
+        return _back_to_patient(condition.patient_id)
+    try:
+        condition_end(actor=request.actor, condition=condition, end_date=ended)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except (ConflictError, NotPermitted) as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The condition was ended."))
+    return _back_to_patient(condition.patient_id)
+
+
+@staff_view(right=Right.SIGN)
+@require_POST
+def condition_nullify_view(request: StaffRequest, condition_id: str) -> HttpResponse:
+    condition = _condition_or_404(request, condition_id)
+    try:
+        condition_nullify(actor=request.actor, condition=condition, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except (ConflictError, NotPermitted) as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The condition was nullified."))
+    return _back_to_patient(condition.patient_id)

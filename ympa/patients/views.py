@@ -12,7 +12,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from ympa.access.services import patient_access
 from ympa.authn.decorators import staff_view
 from ympa.authn.request import StaffRequest
-from ympa.journal.selectors import patient_decision_support, patient_history
+from ympa.journal.forms import ConditionForm
+from ympa.journal.selectors import (
+    condition_choices,
+    patient_conditions,
+    patient_decision_support,
+    patient_history,
+)
 from ympa.patients.forms import GuardianForm, PatientDetailsForm, PatientRegisterForm
 from ympa.patients.models import Patient
 from ympa.patients.selectors import children_of, guardians_of, patient_get, patient_search
@@ -69,6 +75,10 @@ def overview(request: StaffRequest, patient_id: str) -> HttpResponse:
             "patient": patient,
             "history": history,
             "decision": patient_decision_support(actor=request.actor, patient=patient, today=today),
+            "conditions": patient_conditions(actor=request.actor, patient=patient),
+            "condition_form": ConditionForm(
+                choices=condition_choices(actor=request.actor), initial={"start_date": today}
+            ),
             "age": patient.age_on(today),
             "guardians": guardians_of(patient),
             "children": children_of(patient),
