@@ -63,6 +63,17 @@ from ympa.orgs.rights import Right
 from ympa.patients.models import Patient
 
 MAX_DOSE_NUMBER = 20
+# The columns of a stored forecast that a refresh replaces (the rest identify the row).
+FORECAST_VALUES = (
+    "status",
+    "dose_number",
+    "earliest",
+    "recommended",
+    "past_due",
+    "latest",
+    "computed_at",
+    "assessment_date",
+)
 MAX_DOSE_VOLUME_ML = Decimal("5.0")
 
 
@@ -279,16 +290,7 @@ def _update_forecasts(patient: Patient, assessment: Assessment | None) -> None:
             ],
             update_conflicts=True,
             unique_fields=["patient", "schedule_key", "vaccine_group"],
-            update_fields=[
-                "status",
-                "dose_number",
-                "earliest",
-                "recommended",
-                "past_due",
-                "latest",
-                "computed_at",
-                "assessment_date",
-            ],
+            update_fields=list(FORECAST_VALUES),
         )
         return
     _refresh_forecasts_after_commit(patient)
@@ -804,19 +806,7 @@ def _insert_forecast_rows(rows: list[ForecastRow], key: str, now: datetime, toda
     computed_at = ops.adapt_datetimefield_value(now)
     assessed = ops.adapt_datefield_value(today)
     table = ops.quote_name(StoredForecast._meta.db_table)
-    columns = (
-        "patient_id",
-        "schedule_key",
-        "vaccine_group",
-        "status",
-        "dose_number",
-        "earliest",
-        "recommended",
-        "past_due",
-        "latest",
-        "computed_at",
-        "assessment_date",
-    )
+    columns = ("patient_id", "schedule_key", "vaccine_group", *FORECAST_VALUES)
     placeholders = ", ".join(["%s"] * len(columns))
     names = ", ".join(ops.quote_name(c) for c in columns)
     # Table and column names come from the model; every value is a parameter.
