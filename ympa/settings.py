@@ -228,5 +228,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("YMPA_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # The huey consumer attaches its own handler; without this its lines would print twice.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "huey": {"propagate": False}},
 }
