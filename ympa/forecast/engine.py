@@ -156,16 +156,18 @@ def _series_relevant(series: Series, ctx: _Assessment) -> bool:
         return False
     if series.series_type in (SeriesType.STANDARD, SeriesType.EVALUATION_ONLY):
         return True
-    if not ctx.active_codes:
+    return any(
+        _observation_applies(i.observation_code, i.begin_age, i.end_age, ctx) for i in series.indications
+    )
+
+
+def _observation_applies(
+    code: str, begin_age: Duration | None, end_age: Duration | None, ctx: _Assessment
+) -> bool:
+    """The patient has the observation and is within its age window on the assessment date."""
+    if code not in ctx.active_codes:
         return False
-    for indication in series.indications:
-        if indication.observation_code not in ctx.active_codes:
-            continue
-        begin = ctx.age_or(indication.begin_age, MIN_DATE)
-        end = ctx.age_or(indication.end_age, MAX_DATE)
-        if begin <= ctx.assessment < end:
-            return True
-    return False
+    return ctx.age_or(begin_age, MIN_DATE) <= ctx.assessment < ctx.age_or(end_age, MAX_DATE)
 
 
 # ---- conditional skip (6.2 / 7.1 / 7.6)
@@ -571,14 +573,10 @@ def _immune(antigen: Antigen, ctx: _Assessment) -> bool:
 
 
 def _antigen_contraindicated(antigen: Antigen, ctx: _Assessment) -> bool:
-    for contraindication in antigen.antigen_contraindications:
-        if contraindication.observation_code not in ctx.active_codes:
-            continue
-        begin = ctx.age_or(contraindication.begin_age, MIN_DATE)
-        end = ctx.age_or(contraindication.end_age, MAX_DATE)
-        if begin <= ctx.assessment < end:
-            return True
-    return False
+    return any(
+        _observation_applies(c.observation_code, c.begin_age, c.end_age, ctx)
+        for c in antigen.antigen_contraindications
+    )
 
 
 def _contraindicated_cvx(antigen: Antigen, ctx: _Assessment) -> frozenset[str]:
