@@ -136,10 +136,6 @@ def organisation_number(prefix: str) -> str:
     return f"{number[:6]}-{number[6:]}"
 
 
-def random_birth_date(rng: random.Random, *, min_age_days: int, max_age_days: int, today: date) -> date:
-    return date.fromordinal(today.toordinal() - rng.randint(min_age_days, max_age_days))
-
-
 def given_name(rng: random.Random, *, female: bool) -> str:
     return rng.choice(GIVEN_FEMALE if female else GIVEN_MALE)
 

@@ -16,19 +16,11 @@ from ympa.access.services import audit_event_record
 from ympa.authn.models import User
 from ympa.core.actor import Actor
 from ympa.core.errors import NotPermitted
-from ympa.core.validation import current_language
+from ympa.core.validation import parse_field
 from ympa.forecast import schedule_parameters, schedule_sets
-from ympa.identifiers import IdentifierError, parse_hsa_id, parse_organisation_number, parse_phone_number
+from ympa.identifiers import parse_hsa_id, parse_organisation_number, parse_phone_number
 from ympa.orgs.models import Assignment, CareProvider, CareUnit, Municipality, Purpose, Region
 from ympa.orgs.rights import REGION_ROLES, Right, Role
-
-
-def _hsa_id(value: str, field: str, errors: dict[str, str]) -> str:
-    try:
-        return parse_hsa_id(value)
-    except IdentifierError as exc:
-        errors[field] = exc.message(current_language())
-        return value
 
 
 @transaction.atomic
@@ -42,16 +34,13 @@ def care_provider_create(
     is_test_data: bool = False,
 ) -> CareProvider:
     errors: dict[str, str] = {}
-    clean_hsa = _hsa_id(hsa_id, "hsa_id", errors)
-    try:
-        clean_org = parse_organisation_number(organisation_number)
-    except IdentifierError as exc:
-        errors["organisation_number"] = exc.message(current_language())
-        clean_org = organisation_number
+    clean_hsa = parse_field(errors, "hsa_id", parse_hsa_id, hsa_id)
+    clean_org = parse_field(errors, "organisation_number", parse_organisation_number, organisation_number)
     if not name.strip():
         errors["name"] = _("Enter the name.")
     if errors:
         raise ValidationError(errors)
+    assert clean_hsa is not None and clean_org is not None
     provider, _created = CareProvider.objects.get_or_create(
         hsa_id=clean_hsa,
         defaults={
@@ -80,11 +69,12 @@ def care_unit_create(
     is_test_data: bool = False,
 ) -> CareUnit:
     errors: dict[str, str] = {}
-    clean_hsa = _hsa_id(hsa_id, "hsa_id", errors)
+    clean_hsa = parse_field(errors, "hsa_id", parse_hsa_id, hsa_id)
     if not name.strip():
         errors["name"] = _("Enter the name.")
     if errors:
         raise ValidationError(errors)
+    assert clean_hsa is not None
     unit, _created = CareUnit.objects.get_or_create(
         hsa_id=clean_hsa,
         defaults={
@@ -142,13 +132,11 @@ def staff_add(
         errors["role"] = _("Choose a role.")
     elif Role(details.role) in REGION_ROLES:
         errors["role"] = _("This role is assigned to a region, not to a care unit.")
-    hsa_id = _hsa_id(details.hsa_id, "hsa_id", errors) if details.hsa_id.strip() else None
-    phone = ""
-    if details.phone.strip():
-        try:
-            phone = parse_phone_number(details.phone).e164
-        except IdentifierError as exc:
-            errors["phone"] = exc.message(current_language())
+    hsa_id = parse_field(errors, "hsa_id", parse_hsa_id, details.hsa_id) if details.hsa_id.strip() else None
+    number = (
+        parse_field(errors, "phone", parse_phone_number, details.phone) if details.phone.strip() else None
+    )
+    phone = number.e164 if number else ""
     unknown = [r for r in (*details.rights_granted, *details.rights_revoked) if r not in Right.values]
     if unknown:
         errors["rights_granted"] = _("Unknown right.")

@@ -13,7 +13,7 @@ from ympa.access.models import Action
 from ympa.access.services import audit_event_record
 from ympa.core.actor import Actor
 from ympa.core.errors import NotPermitted
-from ympa.core.validation import current_language, identifier_validation_error
+from ympa.core.validation import identifier_validation_error, parse_field
 from ympa.identifiers import IdentifierError, parse_patient_identifier, parse_phone_number
 from ympa.patients.models import Guardianship, IdentifierKind, LegalSex, Patient
 
@@ -49,12 +49,10 @@ def _clean_details(details: PatientDetails) -> PatientDetails:
     postal_code = details.postal_code.replace(" ", "")
     if postal_code and (len(postal_code) != 5 or not postal_code.isdigit()):
         errors["postal_code"] = _("A Swedish postal code has five digits, e.g. 123 45.")
-    phone = ""
-    if details.phone.strip():
-        try:
-            phone = parse_phone_number(details.phone).e164
-        except IdentifierError as exc:
-            errors["phone"] = exc.message(current_language())
+    number = (
+        parse_field(errors, "phone", parse_phone_number, details.phone) if details.phone.strip() else None
+    )
+    phone = number.e164 if number else ""
     email = details.email.strip()
     if email:
         try:

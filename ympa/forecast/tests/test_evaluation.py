@@ -11,13 +11,7 @@ from ympa.forecast import (
     SupportingData,
     forecast,
 )
-from ympa.forecast.dates import parse_duration
-
-
-def _after(start: date, text: str) -> date:
-    duration = parse_duration(text)
-    assert duration is not None
-    return duration.add_to(start)
+from ympa.forecast.tests.swedish import at_age
 
 
 def _evaluations(
@@ -41,28 +35,28 @@ BIRTH = date(2024, 1, 10)
 
 def test_valid_dose(data: SupportingData) -> None:
     (evaluation,) = _evaluations(
-        data, "Diphtheria", BIRTH, [(_after(BIRTH, "2 months"), "20")], date(2024, 4, 1)
+        data, "Diphtheria", BIRTH, [(at_age(BIRTH, "2 months"), "20")], date(2024, 4, 1)
     )
     assert evaluation.status is EvaluationStatus.VALID
     assert evaluation.reasons == ()
 
 
 def test_too_young(data: SupportingData) -> None:
-    given = _after(BIRTH, "6 weeks - 5 days")  # one day before the absolute minimum age
+    given = at_age(BIRTH, "6 weeks - 5 days")  # one day before the absolute minimum age
     (evaluation,) = _evaluations(data, "Diphtheria", BIRTH, [(given, "20")], date(2024, 4, 1))
     assert evaluation.status is EvaluationStatus.NOT_VALID
     assert evaluation.reasons[0] is EvaluationReason.TOO_YOUNG
 
 
 def test_age_grace_period(data: SupportingData) -> None:
-    given = _after(BIRTH, "6 weeks - 4 days")  # exactly the absolute minimum age: the 4-day grace
+    given = at_age(BIRTH, "6 weeks - 4 days")  # exactly the absolute minimum age: the 4-day grace
     (evaluation,) = _evaluations(data, "Diphtheria", BIRTH, [(given, "20")], date(2024, 4, 1))
     assert evaluation.status is EvaluationStatus.VALID
     assert EvaluationReason.GRACE_PERIOD in evaluation.reasons
 
 
 def test_interval_too_short(data: SupportingData) -> None:
-    first = _after(BIRTH, "2 months")
+    first = at_age(BIRTH, "2 months")
     second = first + timedelta(days=23)  # absolute minimum interval is 4 weeks - 4 days = 24 days
     evaluations = _evaluations(data, "Diphtheria", BIRTH, [(first, "20"), (second, "20")], date(2024, 6, 1))
     assert [e.status for e in evaluations] == [EvaluationStatus.VALID, EvaluationStatus.NOT_VALID]
@@ -70,7 +64,7 @@ def test_interval_too_short(data: SupportingData) -> None:
 
 
 def test_interval_grace_period(data: SupportingData) -> None:
-    first = _after(BIRTH, "2 months")
+    first = at_age(BIRTH, "2 months")
     second = first + timedelta(days=24)
     evaluations = _evaluations(data, "Diphtheria", BIRTH, [(first, "20"), (second, "20")], date(2024, 6, 1))
     assert evaluations[1].status is EvaluationStatus.VALID
@@ -125,7 +119,7 @@ def test_extra_dose_after_complete_series_is_extraneous(data: SupportingData) ->
 
 
 def test_sub_standard_dose_is_not_valid(data: SupportingData) -> None:
-    given = _after(BIRTH, "2 months")
+    given = at_age(BIRTH, "2 months")
     result = forecast(
         Patient(BIRTH, "F"),
         [AdministeredDose(given, "20", lot_expiration=given - timedelta(days=1))],
