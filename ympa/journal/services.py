@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -280,18 +280,11 @@ def _update_forecasts(patient: Patient, assessment: Assessment | None) -> None:
         assessment is not None
         and assessment.result is not None
         and assessment.day == today
-        and keys_in_use(CareProvider.objects.all()) == [assessment.schedule_key]
+        and keys_in_use(CareProvider.objects.only("schedule_set", "schedule_options"))
+        == [assessment.schedule_key]
     ):
-        now = timezone.now()
-        StoredForecast.objects.bulk_create(
-            [
-                _stored(row, assessment.schedule_key, now, today)
-                for row in rows_from_result(str(patient.pk), assessment.result)
-            ],
-            update_conflicts=True,
-            unique_fields=["patient", "schedule_key", "vaccine_group"],
-            update_fields=list(FORECAST_VALUES),
-        )
+        rows = rows_from_result(str(patient.pk), assessment.result)
+        _insert_forecast_rows(rows, assessment.schedule_key, timezone.now(), today, replace=True)
         return
     _refresh_forecasts_after_commit(patient)
 
@@ -376,12 +369,12 @@ def vaccination_record(
         order=order,
         given=sign,
     )
-    visit = _visit_for(patient, unit, timezone.localdate(clean.administered_at), user)
+    visit_id = _visit_id_for(patient, unit, timezone.localdate(clean.administered_at), user)
     now = timezone.now()
     vaccination = Vaccination(
         patient=patient,
         care_unit=unit,
-        visit=visit,
+        visit_id=visit_id,
         order=resolved_order,
         status=EntryStatus.SIGNED if sign else EntryStatus.DRAFT,
         created_by=user,
@@ -439,12 +432,37 @@ def vaccination_record(
     return vaccination
 
 
-def _visit_for(patient: Patient, unit: CareUnit, day: date, user: User) -> Visit:
-    """The patient's visit at the unit that day, created if needed (a race leaves exactly one)."""
-    Visit.objects.bulk_create(
-        [Visit(patient=patient, care_unit=unit, visit_date=day, created_by=user)], ignore_conflicts=True
+def _visit_id_for(patient: Patient, unit: CareUnit, day: date, user: User) -> UUID:
+    """The patient's visit at the unit that day, created if needed (a race leaves exactly one).
+
+    One upsert instead of insert-then-select. The ORM cannot do it: on a conflict its bulk_create keeps the
+    new object's client-side UUID instead of the existing row's, so the statement is written out; the no-op
+    update makes both databases return the existing row's id.
+    """
+    connection = transaction.get_connection()
+    fields = {f.attname: f for f in Visit._meta.concrete_fields}
+    values = {
+        "id": uuid4(),
+        "patient_id": patient.pk,
+        "care_unit_id": unit.pk,
+        "visit_date": day,
+        "started_at": timezone.now(),
+        "created_by_id": user.pk,
+    }
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(fields[name].column) for name in values)
+    placeholders = ", ".join(["%s"] * len(values))
+    # Table and column names come from the model (the conflict target is the visit_one_per_day constraint);
+    # every value is a parameter.
+    sql = (
+        f"INSERT INTO {quote(Visit._meta.db_table)} ({names}) VALUES ({placeholders}) "  # noqa: S608
+        "ON CONFLICT (patient_id, care_unit_id, visit_date) DO UPDATE SET visit_date = excluded.visit_date "
+        "RETURNING id"
     )
-    return Visit.objects.get(patient=patient, care_unit=unit, visit_date=day)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [fields[name].get_db_prep_save(v, connection) for name, v in values.items()])
+        row = cursor.fetchone()
+    return fields["id"].to_python(row[0])
 
 
 def _order_given(order: Order) -> None:
@@ -793,11 +811,13 @@ def forecast_refresh_patient(*, patient_id: str) -> int:
     return len(rows)
 
 
-def _insert_forecast_rows(rows: list[ForecastRow], key: str, now: datetime, today: date) -> int:
-    """Insert many stored-forecast rows with one prepared statement.
+def _insert_forecast_rows(
+    rows: list[ForecastRow], key: str, now: datetime, today: date, *, replace: bool = False
+) -> int:
+    """Insert many stored-forecast rows with one prepared statement (`replace`: overwrite existing rows).
 
-    Building hundreds of thousands of model instances costs more than computing the forecasts; the values
-    are adapted by the database backend exactly as the ORM would adapt them.
+    Building model instances costs more than computing the forecasts; the values are adapted by the database
+    backend exactly as the ORM would adapt them.
     """
     if not rows:
         return 0
@@ -811,6 +831,10 @@ def _insert_forecast_rows(rows: list[ForecastRow], key: str, now: datetime, toda
     names = ", ".join(ops.quote_name(c) for c in columns)
     # Table and column names come from the model; every value is a parameter.
     sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608
+    if replace:
+        updates = ", ".join(f"{ops.quote_name(c)} = excluded.{ops.quote_name(c)}" for c in FORECAST_VALUES)
+        # The conflict target is the stored_forecast_unique constraint.
+        sql += f" ON CONFLICT (patient_id, schedule_key, vaccine_group) DO UPDATE SET {updates}"
     values = [
         (
             patient_field.get_db_prep_value(UUID(patient_id), connection),
