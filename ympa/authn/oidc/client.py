@@ -47,8 +47,8 @@ from urllib.parse import quote_plus, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import httpx
-from jwcrypto import jwk, jws  # type: ignore[import-untyped]
-from jwcrypto.common import JWException  # type: ignore[import-untyped]
+from jwcrypto import jwk, jws
+from jwcrypto.common import JWException
 
 from ympa.authn.oidc.claims import (
     CLAIM_ACR,

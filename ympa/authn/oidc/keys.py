@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from jwcrypto import jwk, jws  # type: ignore[import-untyped]
+from jwcrypto import jwk, jws
 
 SigningAlg = Literal["RS256", "ES256"]
 

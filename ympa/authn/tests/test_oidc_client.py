@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-from jwcrypto import jwk  # type: ignore[import-untyped]
+from jwcrypto import jwk
 
 from ympa.authn.oidc import LOA2, LOA3, LoginStart, OidcClient, OidcError, StaffIdentity
 from ympa.authn.oidc.client import s256_challenge
