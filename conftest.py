@@ -212,3 +212,22 @@ def staff_client(user: User) -> Client:
         session["assignment_id"] = assignment.pk
     session.save()
     return client
+
+
+@pytest.fixture
+def sms_simulator(settings: Any) -> Any:
+    """The local 46elks simulator, with settings.SMS pointing at it; `.messages` lists what was sent.
+
+    Messages go out after commit: wrap the sending call in `django_capture_on_commit_callbacks(execute=True)`.
+    Delivery reports are held back (a long delay), so nothing calls back to an app server that is not there.
+    """
+    from ympa.notify.sms_simulator import SmsSimulator
+
+    with SmsSimulator(delivery_delay=600) as simulator:
+        settings.SMS = {
+            **settings.SMS,
+            "BASE_URL": f"{simulator.url}/a1",
+            "USERNAME": "ympa",
+            "PASSWORD": "simulator",
+        }
+        yield simulator

@@ -61,6 +61,10 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_AGE = env_int("YMPA_SESSION_SECONDS", 8 * 3600)
+# A staff session ends after this long without activity, and this long after its login whatever happens
+# (ympa.authn.middleware.SessionTimeoutMiddleware; requests with `X-Ympa-Poll: 1` are not activity).
+SESSION_IDLE_SECONDS = env_int("YMPA_SESSION_IDLE_MINUTES", 20) * 60
+SESSION_ABSOLUTE_SECONDS = env_int("YMPA_SESSION_MAX_HOURS", 10) * 3600
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
@@ -100,6 +104,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "ympa.authn.middleware.StaffSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "ympa.authn.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
 ]

@@ -2,8 +2,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
+from ympa.authn.assurance import session_logout, session_mark_active, session_timed_out
+from ympa.authn.models import AuthEventKind
+from ympa.authn.request import page_redirect, return_url
 from ympa.authn.selectors import assignment_for_session
 from ympa.core.actor import Actor, Channel
 
@@ -24,4 +31,42 @@ class StaffSessionMiddleware:
                 request.session.pop("assignment_id", None)
             request.assignment = assignment  # type: ignore[attr-defined]
             request.actor = Actor.staff(user, assignment, Channel.UI)  # type: ignore[attr-defined]
+        return self.get_response(request)
+
+
+# The header the queue pages' periodic refresh sends: such a request is no sign that someone is there.
+POLL_HEADER = "X-Ympa-Poll"
+
+
+class SessionTimeoutMiddleware:
+    """Log out a session that was idle too long (YMPA_SESSION_IDLE_MINUTES) or has lasted too long since its
+    login (YMPA_SESSION_MAX_HOURS), and send the browser to the login page with a message.
+
+    Every request counts as activity except those carrying `X-Ympa-Poll: 1`: a page that polls every few
+    seconds (a queue screen) must send that header, or a screen left open would keep its session alive
+    forever. Polls are still checked, so an open queue screen is logged out on time.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            reason = session_timed_out(request)
+            if reason is not None:
+                next_url = return_url(request)
+                session_logout(request, kind=AuthEventKind.TIMEOUT, detail=reason)
+                if reason == "idle":
+                    message = _("You have been logged out after %(minutes)d minutes without activity.") % {
+                        "minutes": settings.SESSION_IDLE_SECONDS // 60
+                    }
+                else:
+                    message = _(
+                        "You have been logged out because %(hours)d hours have passed since you logged in."
+                    ) % {"hours": settings.SESSION_ABSOLUTE_SECONDS // 3600}
+                messages.info(request, message)
+                return page_redirect(request, redirect_to_login(next_url or "").url)
+            if request.headers.get(POLL_HEADER) != "1":
+                session_mark_active(request)
         return self.get_response(request)

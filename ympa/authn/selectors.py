@@ -21,3 +21,8 @@ def assignment_for_session(user: User, assignment_id: object) -> Assignment | No
     if not isinstance(assignment_id, int):
         return None
     return active_assignments(user).filter(pk=assignment_id).first()
+
+
+def users_by_phone(phone: str) -> list[User]:
+    """The active accounts with this mobile number (E.164); a number is not unique to one account."""
+    return list(User.objects.filter(phone=phone, is_active=True).order_by("pk"))

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ympa.authn.decorators import staff_view
+from ympa.authn.decorators import reauthenticated, staff_view
 from ympa.authn.request import StaffRequest
 from ympa.forecast import schedule_parameters, schedule_sets
 from ympa.orgs.forms import StaffForm
@@ -19,7 +19,10 @@ from ympa.orgs.selectors import unit_assignments
 from ympa.orgs.services import assignment_end, care_provider_set_schedule, staff_add
 
 
+# Changing who holds which assignment and rights needs a recent proof of identity; the page with the form
+# asks for it too, so the user confirms who they are before typing rather than after.
 @staff_view(right=Right.ADMINISTER_UNIT)
+@reauthenticated()
 @require_http_methods(["GET", "POST"])
 def staff(request: StaffRequest) -> HttpResponse:
     unit = request.assignment.care_unit
@@ -49,6 +52,7 @@ def staff(request: StaffRequest) -> HttpResponse:
 
 
 @staff_view(right=Right.ADMINISTER_UNIT)
+@reauthenticated()
 @require_POST
 def end_assignment(request: StaffRequest, assignment_id: int) -> HttpResponse:
     assignment = Assignment.objects.filter(pk=assignment_id, care_unit=request.assignment.care_unit).first()
