@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "ympa.access",
     "ympa.journal",
     "ympa.notify",
+    "ympa.citizen",
 ]
 
 MIDDLEWARE = [
@@ -226,6 +227,41 @@ SMS = {
     "PASSWORD": env_str("YMPA_SMS_PASSWORD", "simulator"),
     "SENDER": env_str("YMPA_SMS_SENDER", "Ympa"),
     "CALLBACK_SECRET": env_str("YMPA_SMS_CALLBACK_SECRET", SECRET_KEY[:32]),
+}
+
+# BankID (Relying Party API v6.0): "simulator" (`ympa simulate bankid`, the default), "test" (BankID's public
+# test service; needs its test RP certificate) or "production". The simulator writes its test PKI under
+# DATA_DIR/bankid-simulator, where the default certificate paths point.
+_bankid_environment = env_str("YMPA_BANKID", "simulator")
+_bankid_urls = {
+    "simulator": "https://127.0.0.1:8030/rp/v6.0",
+    "test": "https://appapi2.test.bankid.com/rp/v6.0",
+    "production": "https://appapi2.bankid.com/rp/v6.0",
+}
+if _bankid_environment not in _bankid_urls:
+    raise SystemExit(
+        f"Configuration error: YMPA_BANKID={_bankid_environment!r} (simulator, test or production)"
+    )
+_bankid_pki = DATA_DIR / "bankid-simulator"
+BANKID: dict[str, str] = {
+    "ENVIRONMENT": _bankid_environment,
+    "URL": env_str("YMPA_BANKID_URL", _bankid_urls[_bankid_environment]),
+    "CERT_FILE": env_str("YMPA_BANKID_CERT_FILE", str(_bankid_pki / "rp-client.pem")),
+    "KEY_FILE": env_str("YMPA_BANKID_KEY_FILE", str(_bankid_pki / "rp-client-key.pem")),
+    "KEY_PASSWORD": env_str("YMPA_BANKID_KEY_PASSWORD"),
+    "CA_FILE": env_str("YMPA_BANKID_CA_FILE", str(_bankid_pki / "server-ca.pem")),
+    "SIMULATOR_PKI_DIR": str(_bankid_pki),
+    "SIMULATOR_USER_URL": env_str("YMPA_BANKID_SIMULATOR_USER_URL", "http://127.0.0.1:8031"),
+}
+
+# SITHS staff login through an OpenID Connect identity provider; the default is the local test IdP
+# (`ympa simulate idp`), whose client id and secret below are its defaults too.
+SITHS: dict[str, str] = {
+    "ISSUER": env_str("YMPA_SITHS_ISSUER", "http://127.0.0.1:8040"),
+    "CLIENT_ID": env_str("YMPA_SITHS_CLIENT_ID", "ympa"),
+    "CLIENT_SECRET": env_str("YMPA_SITHS_CLIENT_SECRET", "ympa-test-idp-secret"),
+    "CA_FILE": env_str("YMPA_SITHS_CA_FILE"),
+    "IDP_KEY_FILE": str(DATA_DIR / "idp-simulator" / "signing-key.pem"),
 }
 
 LOGGING = {

@@ -52,9 +52,16 @@ METHOD_ASSURANCE: dict[LoginMethod, Assurance] = {
 # The URL name of the view that re-authenticates with a method, for methods whose login lives elsewhere
 # (the BankID and SITHS code registers theirs here). The view receives `?next=` and calls
 # `session_reauthenticated` once the user has proved who they are.
-REAUTH_VIEWS: dict[LoginMethod, str] = {}
+REAUTH_VIEWS: dict[LoginMethod, str] = {
+    LoginMethod.BANKID: "authn:bankid_reauth",
+    LoginMethod.SITHS: "authn:siths_reauth",
+}
 
 SESSION_KEY = "ympa_auth"
+# Where to go once an assignment is chosen (a login that started from a deep link).
+AFTER_ASSIGNMENT = "after_assignment"
+# Set by a SITHS login only (ympa.authn.siths): the care units its commissions allow.
+SITHS_CARE_UNITS = "siths_care_units"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 # Last activity is written at most this often: a session write on every request would be wasted work,
 # and a timeout up to a minute early does no harm.
@@ -103,6 +110,9 @@ def session_login(request: HttpRequest, user: User, *, method: LoginMethod) -> N
     assurance = METHOD_ASSURANCE[method]
     request.session.cycle_key()
     login(request, user, backend=MODEL_BACKEND)
+    # Nothing of an earlier login in this browser carries over: the new login decides the assignments.
+    for key in ("assignment_id", AFTER_ASSIGNMENT, SITHS_CARE_UNITS):
+        request.session.pop(key, None)
     now = timezone.now().timestamp()
     request.session[SESSION_KEY] = {
         "method": method.value,

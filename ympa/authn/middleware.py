@@ -12,6 +12,7 @@ from ympa.authn.assurance import session_logout, session_mark_active, session_ti
 from ympa.authn.models import AuthEventKind
 from ympa.authn.request import page_redirect, return_url
 from ympa.authn.selectors import assignment_for_session
+from ympa.authn.siths import session_care_unit_hsa_ids
 from ympa.core.actor import Actor, Channel
 
 
@@ -26,7 +27,9 @@ class StaffSessionMiddleware:
         request.actor = None  # type: ignore[attr-defined]
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            assignment = assignment_for_session(user, request.session.get("assignment_id"))
+            assignment = assignment_for_session(
+                user, request.session.get("assignment_id"), session_care_unit_hsa_ids(request)
+            )
             if assignment is None:
                 request.session.pop("assignment_id", None)
             request.assignment = assignment  # type: ignore[attr-defined]

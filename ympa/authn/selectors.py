@@ -17,10 +17,21 @@ def active_assignments(user: User) -> QuerySet[Assignment]:
     )
 
 
-def assignment_for_session(user: User, assignment_id: object) -> Assignment | None:
+def session_assignments(user: User, care_unit_hsa_ids: list[str] | None) -> QuerySet[Assignment]:
+    """The assignments the session may use: all active ones, or (after a SITHS login, which passes the care
+    units of the employee's "Vård och behandling" commissions) only those at these care units."""
+    assignments = active_assignments(user)
+    if care_unit_hsa_ids is not None:
+        assignments = assignments.filter(care_unit__hsa_id__in=care_unit_hsa_ids)
+    return assignments
+
+
+def assignment_for_session(
+    user: User, assignment_id: object, care_unit_hsa_ids: list[str] | None = None
+) -> Assignment | None:
     if not isinstance(assignment_id, int):
         return None
-    return active_assignments(user).filter(pk=assignment_id).first()
+    return session_assignments(user, care_unit_hsa_ids).filter(pk=assignment_id).first()
 
 
 def users_by_phone(phone: str) -> list[User]:

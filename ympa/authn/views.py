@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ympa.authn.assurance import (
+    AFTER_ASSIGNMENT,
     REAUTH_VIEWS,
     LoginMethod,
     session_login,
@@ -30,7 +31,7 @@ from ympa.authn.assurance import (
 from ympa.authn.forms import AssignmentForm, CodeForm, LoginForm, PasswordForm, SmsCodeForm, SmsLoginForm
 from ympa.authn.models import AuthEventKind, CodePurpose, User
 from ympa.authn.request import client_ip, safe_url, user_agent
-from ympa.authn.selectors import active_assignments, users_by_phone
+from ympa.authn.selectors import active_assignments, session_assignments, users_by_phone
 from ympa.authn.services import (
     CodeCheck,
     CodeOutcome,
@@ -43,6 +44,7 @@ from ympa.authn.services import (
     totp_provisioning_uri,
     totp_verify,
 )
+from ympa.authn.siths import session_care_unit_hsa_ids
 from ympa.notify.models import MessageChannel
 
 PENDING_SECONDS = 300
@@ -345,15 +347,27 @@ def assignment_view(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("authn:login")
     assert isinstance(request.user, User)
-    assignments = list(active_assignments(request.user))
+    care_units = session_care_unit_hsa_ids(request)
+    assignments = list(session_assignments(request.user, care_units))
+    after = safe_url(request, request.session.get(AFTER_ASSIGNMENT)) or reverse("journal:home")
+    if request.method == "GET" and len(assignments) == 1 and "assignment_id" not in request.session:
+        # Just logged in with a single possible assignment: nothing to choose.
+        request.session["assignment_id"] = assignments[0].pk
+        request.session.pop(AFTER_ASSIGNMENT, None)
+        return redirect(after)
     form = AssignmentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         chosen = next((a for a in assignments if a.pk == form.cleaned_data["assignment"]), None)
         if chosen is not None:
             request.session["assignment_id"] = chosen.pk
-            return redirect("journal:home")
+            request.session.pop(AFTER_ASSIGNMENT, None)
+            return redirect(after)
         form.add_error(None, _("Choose one of your assignments."))
-    response = render(request, "authn/assignment.html", {"assignments": assignments, "form": form})
+    response = render(
+        request,
+        "authn/assignment.html",
+        {"assignments": assignments, "form": form, "siths": care_units is not None},
+    )
     response["Cache-Control"] = "no-store"
     return response
 

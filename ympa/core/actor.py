@@ -49,5 +49,12 @@ class Actor:
         )
 
     @classmethod
+    def citizen(cls, personal_number: str, name: str) -> Actor:
+        """A person acting for themselves (or their children) in the citizen app, identified by BankID."""
+        return cls(
+            kind=ActorKind.CITIZEN, identity=personal_number, display_name=name, channel=Channel.CITIZEN_APP
+        )
+
+    @classmethod
     def system(cls, name: str, channel: Channel = Channel.SYSTEM) -> Actor:
         return cls(kind=ActorKind.SYSTEM, identity=name, display_name=name, channel=channel)

@@ -149,6 +149,7 @@ STAFF: tuple[tuple[str, str, str, Role, tuple[str, str] | str], ...] = (
 )
 # A second assignment, so that choosing an assignment is part of the demo.
 EXTRA_ASSIGNMENTS = (("lisa.lakare", Role.PHYSICIAN, ("clinic", "solna")),)
+FEMALE_STAFF = frozenset({"Lisa", "Sara", "Ulla", "Rita", "Karin", "Maria", "Bodil"})
 NURSES = {"clinic": ("sara.ssk", "nils.ssk"), "region": ("maria.ssk", "jonas.ssk")}
 
 # Synthetic histories (product code, age in days at the dose, dose number). Demo data only: the
@@ -171,6 +172,44 @@ CHILD_DOSES = (
 )
 TBE_DOSES = ((0, 1), (45, 2), (300, 3), (300 + 3 * 365, 4))
 TRAVEL_DOSES = (("twinrix-vuxen", 0, 1), ("twinrix-vuxen", 30, 2), ("twinrix-vuxen", 180, 3))
+
+
+# Mobile numbers from the series the Swedish Post and Telecom Authority (PTS) set aside for fiction,
+# 070-174 06 05 to 070-174 06 99 (reported at https://www.tellerreport.com/life/2020-09-07-hundreds-of-
+# telephone-numbers-are-reserved-for-film--television-and-books.Symrwpm4w.html): no real subscriber gets an
+# SMS meant for a demo account.
+STAFF_PHONE_FIRST = 46701740605
+
+
+@dataclass(frozen=True)
+class StaffIdentity:
+    """How a demo staff member is identified by each login method."""
+
+    hsa_id: str
+    personal_identity_number: str
+    phone: str
+
+
+def staff_identity(username: str) -> StaffIdentity:
+    """The demo identities of a staff member: SITHS (HSA-id), BankID (personnummer), SMS login (phone).
+
+    The HSA-id is the employer's organisation number and the username, which is also how the local test
+    identity provider (`ympa simulate idp`) names them; the personnummer is synthetic, born in the 1970s.
+    """
+    index = next(i for i, spec in enumerate(STAFF) if spec[0] == username)
+    place = STAFF[index][4]
+    if isinstance(place, tuple):
+        provider = next(p for p in PROVIDERS if p.key == place[0])
+        hsa_id = f"SE{organisation_number(provider.org_prefix).replace('-', '')}-{username.replace('.', '')}"
+    else:
+        hsa_id = ""
+    female = STAFF[index][1] in FEMALE_STAFF
+    birth = date(1970 + index, 1 + index % 12, 1 + (index * 7) % 28)
+    return StaffIdentity(
+        hsa_id=hsa_id,
+        personal_identity_number=personnummer(birth, 100 + index, female=female),
+        phone=f"+{STAFF_PHONE_FIRST + index}",
+    )
 
 
 def totp_secret_for(username: str) -> str:
@@ -228,12 +267,16 @@ def _org_structure() -> Demo:
     for username, first, last, role, place in STAFF:
         user = User.objects.filter(username=username).first()
         if user is None:
+            identity = staff_identity(username)
             user = User(
                 username=username,
                 first_name=first,
                 last_name=last,
                 is_test_data=True,
                 totp_secret=totp_secret_for(username),
+                hsa_id=identity.hsa_id or None,
+                personal_identity_number=identity.personal_identity_number,
+                phone=identity.phone,
             )
             user.set_password(DEMO_PASSWORD)
             user.save()

@@ -1168,10 +1168,20 @@ def _error_page(error: SimulatorError) -> str:
     )
 
 
-def run(port: int, pki_dir: str | PathLike[str], *, user_port: int | None = None) -> None:
+def run(
+    port: int,
+    pki_dir: str | PathLike[str],
+    *,
+    user_port: int | None = None,
+    identities: Sequence[SimIdentity] = DEFAULT_IDENTITIES,
+) -> None:
     """Serve on 127.0.0.1:`port`, user pages on `user_port` (default `port` + 1), until Ctrl-C."""
     simulator = BankIdSimulator(
-        "127.0.0.1", port, pki_dir, user_port=port + 1 if user_port is None else user_port
+        "127.0.0.1",
+        port,
+        pki_dir,
+        user_port=port + 1 if user_port is None else user_port,
+        identities=identities,
     )
     pki = simulator.pki
     sys.stdout.write(

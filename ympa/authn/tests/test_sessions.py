@@ -16,6 +16,7 @@ import time_machine
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
+from django.urls import reverse
 
 from conftest import PASSWORD, TOTP_SECRET, make_staff
 from ympa.authn.assurance import REAUTH_VIEWS, SESSION_KEY, Assurance, LoginMethod, session_assurance
@@ -335,7 +336,8 @@ def _log_in_as_bankid(client: Client, user: User) -> None:
     session.save()
 
 
-def test_bankid_without_a_reauth_view_offers_totp(admin_a: User) -> None:
+def test_bankid_without_a_reauth_view_offers_totp(admin_a: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(REAUTH_VIEWS, LoginMethod.BANKID)
     client = english_client()
     with time_machine.travel(NOW, tick=False) as traveller:
         _log_in_as_bankid(client, admin_a)
@@ -356,7 +358,8 @@ def test_bankid_without_a_reauth_view_offers_totp(admin_a: User) -> None:
     assert events(AuthEventKind.REAUTH)[0].method == "password_totp"
 
 
-def test_bankid_without_totp_can_only_log_in_again(admin_a: User) -> None:
+def test_bankid_without_totp_can_only_log_in_again(admin_a: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(REAUTH_VIEWS, LoginMethod.BANKID)
     client = english_client()
     with time_machine.travel(NOW, tick=False) as traveller:
         _log_in_as_bankid(client, admin_a)
@@ -368,6 +371,17 @@ def test_bankid_without_totp_can_only_log_in_again(admin_a: User) -> None:
         assert client.get("/unit/staff/").status_code == 302
     assert b"with=totp" not in page.content and b"Log out and log in again" in page.content
     assert b"with=totp" not in fallback.content and not events(AuthEventKind.REAUTH_FAILED)
+
+
+def test_bankid_and_siths_sessions_reauthenticate_with_their_own_method(admin_a: User) -> None:
+    client = Client()
+    with time_machine.travel(NOW, tick=False) as traveller:
+        _log_in_as_bankid(client, admin_a)
+        traveller.shift(timedelta(minutes=10))
+        response = client.get("/reauth/?next=/unit/staff/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("authn:bankid_reauth"))
+    assert REAUTH_VIEWS[LoginMethod.SITHS] == "authn:siths_reauth"
 
 
 def test_a_registered_reauth_view_takes_over(admin_a: User, monkeypatch: pytest.MonkeyPatch) -> None:

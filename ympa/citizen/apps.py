@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CitizenConfig(AppConfig):
+    name = "ympa.citizen"
+    label = "citizen"
+    verbose_name = "Citizen e-services"
