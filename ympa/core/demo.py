@@ -569,4 +569,22 @@ def demo_print_logins(out: OutputWrapper | TextIO, *, base_url: str) -> None:
             where,
         )
         out.write(f"  {username:<18} {role.label!s:<26} {unit:<44} {totp_secret_for(username)}\n")
-    out.write(f"\nOpen {base_url}/ and search for {TOLVAN} (Tolvan Tolvansson).\n")
+    out.write(
+        "\nThe same staff can log in with BankID, SITHS or mobile number + password + SMS code, against the\n"
+        "local simulators that `ympa demo` starts (or run them yourself: ympa simulate bankid | idp | sms):\n"
+        "  BankID: choose 'Logga in med BankID', then paste the QR text at the BankID simulator's page\n"
+        "          and approve as the staff member's personnummer.\n"
+        "  SITHS:  choose 'Logga in med SITHS-kort' and pick the staff member at the test IdP's page.\n"
+        "  SMS:    the code appears on the SMS simulator's page.\n\n"
+    )
+    out.write(f"  {'username':<18} {'personnummer (BankID)':<22} {'HSA-id (SITHS)':<30} mobile (SMS login)\n")
+    for username, *_rest in STAFF:
+        identity = staff_identity(username)
+        out.write(
+            f"  {username:<18} {identity.personal_identity_number:<22} {identity.hsa_id or '-':<30} "
+            f"{identity.phone}\n"
+        )
+    out.write(
+        f"\nCitizens log in with BankID at {base_url}/citizen/ (e.g. Tolvan Tolvansson, 191212121212).\n"
+        f"Open {base_url}/ and search for {TOLVAN} (Tolvan Tolvansson).\n"
+    )

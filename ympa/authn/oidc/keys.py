@@ -44,6 +44,7 @@ def load_or_create_key(path: str | Path) -> jwk.JWK:
     except FileNotFoundError:
         key = generate_key("RS256")
         pem = key.export_to_pem(private_key=True, password=None)
+        target.parent.mkdir(parents=True, exist_ok=True)
         try:
             descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
