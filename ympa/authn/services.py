@@ -255,9 +255,9 @@ def one_time_code_send(
     challenge.save(force_insert=True)
     subject, body = _message_text(purpose, code, language)
     if channel == MessageChannel.SMS:
-        sms_queue(to=destination, body=body, purpose=MESSAGE_PURPOSE)
+        sms_queue(to=destination, body=body, purpose=MESSAGE_PURPOSE, secret=True)
     else:
-        email_queue(to=destination, subject=subject, body=body, purpose=MESSAGE_PURPOSE)
+        email_queue(to=destination, subject=subject, body=body, purpose=MESSAGE_PURPOSE, secret=True)
     auth_event_record(kind=AuthEventKind.CODE_SENT, identity=identity, ip=ip, detail=purpose)
     return challenge
 

@@ -42,6 +42,9 @@ class Message(models.Model):
     # 46elks reports cost in 1/10000 of the account currency (SEK).
     cost = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The body holds a secret (a one-time code): it is erased once the message is sent or has failed, so
+    # the code lives in the database only while it waits to be sent.
+    secret = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

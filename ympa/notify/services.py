@@ -25,6 +25,7 @@ from ympa.notify.models import Message, MessageChannel, MessageStatus
 from ympa.patients.models import Patient
 
 MAX_ATTEMPTS = 6
+ERASED_BODY = "[erased after sending: the message held a one-time code]"
 # A message stuck in "sending" this long belongs to a worker that died mid-send.
 STALE_SENDING = timedelta(minutes=10)
 
@@ -36,7 +37,9 @@ def _enqueue_after_commit(message: Message) -> None:
 
 
 @transaction.atomic
-def sms_queue(*, to: str, body: str, purpose: str, patient: Patient | None = None) -> Message:
+def sms_queue(
+    *, to: str, body: str, purpose: str, patient: Patient | None = None, secret: bool = False
+) -> Message:
     try:
         number = parse_phone_number(to)
     except IdentifierError as exc:
@@ -44,20 +47,28 @@ def sms_queue(*, to: str, body: str, purpose: str, patient: Patient | None = Non
     if not body.strip():
         raise ValidationError({"body": _("The message is empty.")})
     message = Message.objects.create(
-        channel=MessageChannel.SMS, to=number.e164, body=body, purpose=purpose, patient=patient
+        channel=MessageChannel.SMS, to=number.e164, body=body, purpose=purpose, patient=patient, secret=secret
     )
     _enqueue_after_commit(message)
     return message
 
 
 @transaction.atomic
-def email_queue(*, to: str, subject: str, body: str, purpose: str, patient: Patient | None = None) -> Message:
+def email_queue(
+    *, to: str, subject: str, body: str, purpose: str, patient: Patient | None = None, secret: bool = False
+) -> Message:
     try:
         validate_email(to)
     except ValidationError as exc:
         raise ValidationError({"to": _("Enter a valid e-mail address, e.g. name@example.se.")}) from exc
     message = Message.objects.create(
-        channel=MessageChannel.EMAIL, to=to, subject=subject, body=body, purpose=purpose, patient=patient
+        channel=MessageChannel.EMAIL,
+        to=to,
+        subject=subject,
+        body=body,
+        purpose=purpose,
+        patient=patient,
+        secret=secret,
     )
     _enqueue_after_commit(message)
     return message
@@ -125,6 +136,8 @@ def message_send(*, message_id: str) -> Message | None:
         message.status = MessageStatus.SENT
         message.sent_at = now
         message.error = ""
+    if message.secret and message.status in (MessageStatus.SENT, MessageStatus.FAILED):
+        message.body = ERASED_BODY
     message.save()
     return message
 

@@ -98,13 +98,14 @@ def test_enrolment_for_a_user_without_totp(unit_a: CareUnit) -> None:
 def test_choose_between_assignments(nurse_a: User, unit_a2: CareUnit) -> None:
     second = Assignment.objects.create(user=nurse_a, care_unit=unit_a2, role=Role.NURSE)
     client = Client()
+    # Everything at the frozen time: the session's idle timeout counts from the login.
     with time_machine.travel(NOW, tick=False):
         client.post("/login/", {"username": "nurse_a", "password": PASSWORD})
         response = client.post("/login/code/", {"code": code_at(NOW)})
-    assert response["Location"] == "/assignment/"
-    assert client.get("/").status_code == 302
-    assert client.post("/assignment/", {"assignment": second.pk})["Location"] == "/"
-    assert b"Clinic A2" in client.get("/").content
+        assert response["Location"] == "/assignment/"
+        assert client.get("/").status_code == 302
+        assert client.post("/assignment/", {"assignment": second.pk})["Location"] == "/"
+        assert b"Clinic A2" in client.get("/").content
 
 
 def test_cannot_choose_someone_elses_assignment(nurse_a: User, nurse_b: User) -> None:

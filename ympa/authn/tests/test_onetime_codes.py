@@ -85,6 +85,9 @@ def test_the_sms_carries_the_code_and_what_it_is_for(
     )
     # One SMS part: the text stays within 160 characters of the GSM alphabet.
     assert sms.parts == 1
+    # Once sent, the code is gone from the message table too; only its hash remains.
+    stored = Message.objects.get(purpose="one_time_code")
+    assert stored.secret and code_in(sms.message) not in stored.body
     result = one_time_code_verify(
         challenge_id=challenge.pk, purpose=CodePurpose.STAFF_LOGIN, code=code_in(sms.message), ip=IP
     )
