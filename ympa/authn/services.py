@@ -10,6 +10,7 @@ from enum import StrEnum
 
 import pyotp
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext
@@ -329,3 +330,19 @@ def one_time_code_verify(
     return CodeCheck(
         CodeOutcome.WRONG, challenge, attempts_left=MAX_WRONG_PER_CODE - challenge.failed_attempts
     )
+
+
+# The rows behind the limits are only needed for the limits' windows (an hour); a day leaves room to
+# investigate an incident and keeps identities (personnummer, phone numbers) no longer than that.
+ONE_TIME_CODE_RETENTION = timedelta(days=1)
+
+
+@transaction.atomic
+def one_time_codes_purge(*, now: datetime | None = None) -> int:
+    """Delete codes, failures and unlocked limit rows older than the retention. Returns the codes deleted."""
+    cutoff = (now or timezone.now()) - ONE_TIME_CODE_RETENTION
+    OneTimeCodeFailure.objects.filter(occurred_at__lt=cutoff).delete()
+    deleted, _by_model = OneTimeCodeChallenge.objects.filter(created_at__lt=cutoff).delete()
+    # A limit row holds only a lockout (the counts come from the rows above), so an unlocked one can go.
+    OneTimeCodeLimit.objects.filter(Q(locked_until__isnull=True) | Q(locked_until__lt=cutoff)).delete()
+    return deleted

@@ -27,6 +27,7 @@ from ympa.authn.services import (
     OneTimeCodeLimited,
     one_time_code_send,
     one_time_code_verify,
+    one_time_codes_purge,
 )
 from ympa.notify.models import Message, MessageChannel
 from ympa.notify.sms_simulator import SmsSimulator
@@ -345,3 +346,12 @@ def test_concurrent_sends_respect_the_limit_across_connections(sms_simulator: Sm
         ).count()
         == 1
     )
+
+
+@pytest.mark.django_db
+def test_old_codes_are_purged_after_a_day() -> None:
+    with time_machine.travel(datetime(2026, 11, 20, 8, 0, tzinfo=UTC), tick=False):
+        send()
+    recent, _code = send(identity="197001012025")
+    assert one_time_codes_purge() == 1
+    assert list(OneTimeCodeChallenge.objects.values_list("pk", flat=True)) == [recent.pk]
