@@ -59,9 +59,19 @@ def _ympa(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[s
 
 
 def test_check_deploy_reports_no_warnings_with_production_variables(tmp_path: Path) -> None:
+    certificates = {}
+    for name in ("CERT_FILE", "KEY_FILE", "CA_FILE"):
+        path = tmp_path / f"bankid-{name.lower()}.pem"
+        path.write_text("placeholder")
+        certificates[f"YMPA_BANKID_{name}"] = str(path)
     result = _ympa(
         ["check", "--deploy", "--fail-level", "WARNING"],
         {
+            "YMPA_BANKID": "production",
+            **certificates,
+            "YMPA_SITHS_ISSUER": "https://idp.example.se",
+            "YMPA_SITHS_CLIENT_ID": "ympa",
+            "YMPA_SITHS_CLIENT_SECRET": "production-secret",
             "YMPA_SECRET_KEY": "x" * 20 + "production-secret-key-that-is-long-and-random-0123456789",
             "YMPA_ALLOWED_HOSTS": "ympa.example.se",
             "YMPA_DATA_DIR": str(tmp_path),
@@ -71,6 +81,20 @@ def test_check_deploy_reports_no_warnings_with_production_variables(tmp_path: Pa
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_refuses_simulators_and_missing_certificates(tmp_path: Path) -> None:
+    simulators = _ympa(["check", "--deploy"], {"YMPA_DATA_DIR": str(tmp_path)})
+    assert "ympa.W001" in simulators.stderr and "ympa.W002" in simulators.stderr
+    missing = _ympa(
+        ["check", "--deploy"],
+        {
+            "YMPA_DATA_DIR": str(tmp_path),
+            "YMPA_BANKID": "production",
+            "YMPA_BANKID_CERT_FILE": "/nonexistent",
+        },
+    )
+    assert missing.returncode != 0 and "ympa.E001" in missing.stderr
 
 
 def test_check_deploy_warns_in_debug(tmp_path: Path) -> None:
