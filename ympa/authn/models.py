@@ -84,6 +84,9 @@ class AuthEvent(models.Model):
         indexes = [
             models.Index(fields=["user", "occurred_at"], name="authevent_user_time_idx"),
             models.Index(fields=["kind", "occurred_at"], name="authevent_kind_time_idx"),
+            # Password guessing is throttled by counting recent failures per identity and per address.
+            models.Index(fields=["identity", "occurred_at"], name="authevent_identity_time_idx"),
+            models.Index(fields=["ip", "occurred_at"], name="authevent_ip_time_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from ympa.authn.models import User
+from ympa.authn.models import AuthEvent, AuthEventKind, User
 from ympa.orgs.models import Assignment
 
 
@@ -37,3 +39,33 @@ def assignment_for_session(
 def users_by_phone(phone: str) -> list[User]:
     """The active accounts with this mobile number (E.164); a number is not unique to one account."""
     return list(User.objects.filter(phone=phone, is_active=True).order_by("pk"))
+
+
+# Password guessing: after this many wrong passwords for one username or mobile number, or from one address,
+# within the window, no password is checked until the window has passed since the last failure.
+PASSWORD_WINDOW = timedelta(minutes=15)
+MAX_PASSWORD_FAILURES_PER_IDENTITY = 10
+MAX_PASSWORD_FAILURES_PER_IP = 50
+PASSWORD_FAILURES = ("wrong_password", "unknown_number", "ambiguous_number")
+
+
+def password_attempts_blocked_until(identity: str, ip: str | None) -> datetime | None:
+    """When password attempts for `identity` (or from `ip`) may start again; None if they may now.
+
+    Counted from the login trail, so the limit holds across app servers. Unknown usernames and numbers
+    count like known ones: the answer says nothing about whether an account exists.
+    """
+    recent = AuthEvent.objects.filter(
+        kind=AuthEventKind.LOGIN_FAILED,
+        detail__in=PASSWORD_FAILURES,
+        occurred_at__gt=timezone.now() - PASSWORD_WINDOW,
+    )
+    scopes = [(recent.filter(identity=identity), MAX_PASSWORD_FAILURES_PER_IDENTITY)]
+    if ip is not None:
+        scopes.append((recent.filter(ip=ip), MAX_PASSWORD_FAILURES_PER_IP))
+    blocked: list[datetime] = []
+    for failures, limit in scopes:
+        stats = failures.aggregate(count=Count("pk"), last=Max("occurred_at"))
+        if stats["count"] >= limit and stats["last"] is not None:
+            blocked.append(stats["last"] + PASSWORD_WINDOW)
+    return max(blocked, default=None)

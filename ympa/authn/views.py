@@ -31,7 +31,12 @@ from ympa.authn.assurance import (
 from ympa.authn.forms import AssignmentForm, CodeForm, LoginForm, PasswordForm, SmsCodeForm, SmsLoginForm
 from ympa.authn.models import AuthEventKind, CodePurpose, User
 from ympa.authn.request import client_ip, safe_url, user_agent
-from ympa.authn.selectors import active_assignments, session_assignments, users_by_phone
+from ympa.authn.selectors import (
+    active_assignments,
+    password_attempts_blocked_until,
+    session_assignments,
+    users_by_phone,
+)
 from ympa.authn.services import (
     CodeCheck,
     CodeOutcome,
@@ -110,6 +115,12 @@ def login_view(request: HttpRequest) -> HttpResponse:
     next_url = safe_url(request, request.POST.get("next") or request.GET.get("next"))
     if request.method == "POST" and form.is_valid():
         username = form.cleaned_data["username"]
+        blocked = password_attempts_blocked_until(username, client_ip(request))
+        if blocked is not None:
+            form.add_error(
+                None, _("Too many failed attempts. Try again after %(time)s.") % {"time": _until(blocked)}
+            )
+            return render(request, "authn/login.html", {"form": form, "next": next_url or ""}, status=429)
         user = authenticate(request, username=username, password=form.cleaned_data["password"])
         if isinstance(user, User):
             request.session.cycle_key()
@@ -235,6 +246,12 @@ def sms_login_view(request: HttpRequest) -> HttpResponse:
     next_url = safe_url(request, request.POST.get("next") or request.GET.get("next"))
     if request.method == "POST" and form.is_valid():
         phone = form.cleaned_data["phone"]
+        blocked = password_attempts_blocked_until(phone, client_ip(request))
+        if blocked is not None:
+            form.add_error(
+                None, _("Too many failed attempts. Try again after %(time)s.") % {"time": _until(blocked)}
+            )
+            return render(request, "authn/sms_login.html", {"form": form, "next": next_url or ""}, status=429)
         found = _phone_login(phone, form.cleaned_data["password"])
         user = found.user
         challenge_id = None

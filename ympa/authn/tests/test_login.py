@@ -11,6 +11,11 @@ from django.test import Client
 
 from conftest import PASSWORD, TOTP_SECRET, make_staff
 from ympa.authn.models import User
+from ympa.authn.selectors import (
+    MAX_PASSWORD_FAILURES_PER_IDENTITY,
+    MAX_PASSWORD_FAILURES_PER_IP,
+    PASSWORD_WINDOW,
+)
 from ympa.orgs.models import Assignment, CareUnit
 from ympa.orgs.rights import Role
 
@@ -133,3 +138,30 @@ def test_next_url_is_kept_but_only_on_this_site(nurse_a: User) -> None:
     with time_machine.travel(NOW, tick=False):
         client.post("/login/", {"username": "nurse_a", "password": PASSWORD, "next": "https://evil.example/"})
         assert client.post("/login/code/", {"code": code_at(NOW)})["Location"] == "/"
+
+
+def test_password_guessing_is_throttled_per_username(nurse_a: User) -> None:
+    client = Client()
+    with time_machine.travel(NOW, tick=False) as traveller:
+        for _ in range(MAX_PASSWORD_FAILURES_PER_IDENTITY):
+            assert client.post("/login/", {"username": "nurse_a", "password": "guess"}).status_code == 200
+        # Now even the right password is not checked, and nothing is logged in.
+        blocked = client.post("/login/", {"username": "nurse_a", "password": PASSWORD})
+        assert blocked.status_code == 429
+        assert "pending_login" not in client.session
+        # Another username from another address is not affected.
+        other = Client(REMOTE_ADDR="192.0.2.7")
+        assert other.post("/login/", {"username": "someone", "password": "x"}).status_code == 200
+        traveller.shift(PASSWORD_WINDOW)
+        response = client.post("/login/", {"username": "nurse_a", "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == "/login/code/"
+
+
+def test_password_guessing_is_throttled_per_address(nurse_a: User) -> None:
+    client = Client(REMOTE_ADDR="192.0.2.9")
+    with time_machine.travel(NOW, tick=False):
+        for number in range(MAX_PASSWORD_FAILURES_PER_IP):
+            client.post("/login/", {"username": f"user{number}", "password": "guess"})
+        blocked = client.post("/login/", {"username": "nurse_a", "password": PASSWORD})
+    assert blocked.status_code == 429

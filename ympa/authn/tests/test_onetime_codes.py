@@ -308,7 +308,9 @@ def test_an_unknown_challenge_is_expired() -> None:
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs real concurrent connections")
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback like the other transactional tests: a plain flush afterwards recreates content types,
+# which a later serialized-rollback test in the same worker would then insert a second time.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_sends_respect_the_limit_across_connections(sms_simulator: SmsSimulator) -> None:
     """Twelve requests at once for one identity (as from several app servers): exactly five codes."""
     start = threading.Barrier(12)

@@ -16,6 +16,7 @@ from django.test import Client
 from conftest import PASSWORD, make_staff
 from ympa.authn.assurance import SESSION_KEY, Assurance, LoginMethod
 from ympa.authn.models import AuthEvent, AuthEventKind, OneTimeCodeChallenge, User
+from ympa.authn.selectors import MAX_PASSWORD_FAILURES_PER_IDENTITY
 from ympa.authn.services import MAX_SENDS_PER_IDENTITY
 from ympa.identifiers import parse_phone_number
 from ympa.notify.models import Message
@@ -222,3 +223,15 @@ def test_one_number_shared_by_two_accounts_finds_the_one_with_the_password(
             client.post("/login/sms/", {"phone": PHONE, "password": "another long passphrase"})
         client.post("/login/sms/code/", {"code": code_of(sms_simulator.messages[0].message)})
     assert client.session["_auth_user_id"] == str(other.pk)
+
+
+def test_password_guessing_by_number_is_throttled(
+    sms_nurse: User, sms_simulator: SmsSimulator, django_capture_on_commit_callbacks: Capture
+) -> None:
+    client = Client()
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(MAX_PASSWORD_FAILURES_PER_IDENTITY):
+            client.post("/login/sms/", {"phone": PHONE, "password": "guess"})
+        blocked = client.post("/login/sms/", {"phone": PHONE, "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert sms_simulator.messages == []
