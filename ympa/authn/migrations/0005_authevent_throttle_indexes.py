@@ -4,18 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('authn', '0004_authevent_append_only'),
+        ("authn", "0004_authevent_append_only"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='authevent',
-            index=models.Index(fields=['identity', 'occurred_at'], name='authevent_identity_time_idx'),
+            model_name="authevent",
+            index=models.Index(fields=["identity", "occurred_at"], name="authevent_identity_time_idx"),
         ),
         migrations.AddIndex(
-            model_name='authevent',
-            index=models.Index(fields=['ip', 'occurred_at'], name='authevent_ip_time_idx'),
+            model_name="authevent",
+            index=models.Index(fields=["ip", "occurred_at"], name="authevent_ip_time_idx"),
         ),
     ]
