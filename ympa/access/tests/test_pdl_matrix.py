@@ -37,6 +37,7 @@ SOURCES = {
 
 def facts(*, relation: bool, consent: bool, block: str, emergency: bool) -> PatientFacts:
     blocks: list[BlockFact] = []
+    revoked: frozenset[tuple[int, int | None]]
     if block in ("inner", "inner lifted"):
         revoked = frozenset({(A1, None)}) if block == "inner lifted" else frozenset()
         blocks.append(BlockFact("inner", PROVIDER_A, A2, None, None, revoked))
