@@ -60,3 +60,14 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor_identity} {self.action} {self.object_type}"
+
+
+# The PDL facts live in their own module; imported here so that Django sees the models.
+from ympa.access.pdl_models import (  # noqa: E402
+    Block,
+    CareRelation,
+    PdlAssertion,
+    TemporaryRevoke,
+)
+
+__all__ = ["Action", "AuditEvent", "Block", "CareRelation", "PdlAssertion", "TemporaryRevoke"]
