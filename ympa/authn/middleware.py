@@ -8,7 +8,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
-from ympa.authn.assurance import session_logout, session_mark_active, session_timed_out
+from ympa.authn.assurance import session_assurance, session_logout, session_mark_active, session_timed_out
 from ympa.authn.models import AuthEventKind
 from ympa.authn.request import page_redirect, return_url
 from ympa.authn.selectors import assignment_for_session
@@ -33,7 +33,10 @@ class StaffSessionMiddleware:
             if assignment is None:
                 request.session.pop("assignment_id", None)
             request.assignment = assignment  # type: ignore[attr-defined]
-            request.actor = Actor.staff(user, assignment, Channel.UI)  # type: ignore[attr-defined]
+            assurance = session_assurance(request)
+            request.actor = Actor.staff(  # type: ignore[attr-defined]
+                user, assignment, Channel.UI, assurance=int(assurance) if assurance else 1
+            )
         return self.get_response(request)
 
 

@@ -36,9 +36,14 @@ class Actor:
     channel: Channel
     user: User | None = None
     assignment: Assignment | None = None
+    # The login's level of assurance (ympa.authn.assurance.Assurance): reading other care providers'
+    # information needs 3 (BankID, SITHS). API tokens and sessions without a recorded login count as 1.
+    assurance: int = 1
 
     @classmethod
-    def staff(cls, user: User, assignment: Assignment | None, channel: Channel) -> Actor:
+    def staff(
+        cls, user: User, assignment: Assignment | None, channel: Channel, *, assurance: int = 1
+    ) -> Actor:
         return cls(
             kind=ActorKind.STAFF,
             identity=user.hsa_id or user.get_username(),
@@ -46,13 +51,19 @@ class Actor:
             channel=channel,
             user=user,
             assignment=assignment,
+            assurance=assurance,
         )
 
     @classmethod
     def citizen(cls, personal_number: str, name: str) -> Actor:
         """A person acting for themselves (or their children) in the citizen app, identified by BankID."""
         return cls(
-            kind=ActorKind.CITIZEN, identity=personal_number, display_name=name, channel=Channel.CITIZEN_APP
+            kind=ActorKind.CITIZEN,
+            identity=personal_number,
+            display_name=name,
+            channel=Channel.CITIZEN_APP,
+            # Citizens log in with BankID only.
+            assurance=3,
         )
 
     @classmethod
