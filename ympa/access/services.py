@@ -107,3 +107,46 @@ def patient_access(
         object_id=object_id or str(patient.pk),
         purpose=purpose,
     )
+
+
+def patient_access_many(
+    *,
+    actor: Actor,
+    patients: list[Patient],
+    object_type: str,
+    object_id: str = "",
+    detail: dict[str, Any] | None = None,
+) -> list[AuditEvent]:
+    """The gate for a page or answer that lists several patients (search results, worklists).
+
+    The decision is `patient_access`'s, made once for the list; each patient shown gets one read row, all
+    written together, so a list costs the same number of queries however long it is. A list with no
+    patients reads nothing and logs nothing (not even a transaction).
+    """
+    distinct = list({patient.pk: patient for patient in patients}.values())
+    if not distinct:
+        return []
+    assignment = actor.assignment
+    # The same rule as patient_access (not refactored into one helper here: that function is being
+    # changed in parallel); test_route_declarations checks that both refuse the same actors.
+    if (
+        actor.user is None
+        or assignment is None
+        or assignment.care_unit_id is None
+        or not assignment.is_active()
+    ):
+        raise NotPermitted(_("Choose an active assignment at a care unit to open patient records."))
+    events = [
+        audit_event_build(
+            actor=actor,
+            action=Action.READ,
+            patient=patient,
+            object_type=object_type,
+            object_id=object_id or str(patient.pk),
+            detail=detail,
+        )
+        for patient in distinct
+    ]
+    with transaction.atomic():
+        audit_events_save(events)
+    return events

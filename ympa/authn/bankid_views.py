@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ympa.access.routes import no_patient_data
 from ympa.authn.assurance import AFTER_ASSIGNMENT, LoginMethod, session_login, session_reauthenticated
 from ympa.authn.bankid.client import CompletionData
 from ympa.authn.bankid_flow import OrderFailed, OrderState, Purpose, order_cancel, order_poll, order_start
@@ -50,6 +51,7 @@ def _reauth_user(request: HttpRequest) -> User | None:
     return user if isinstance(user, User) and user.is_authenticated else None
 
 
+@no_patient_data("BankID login and re-authentication: the QR code page")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def bankid_view(request: HttpRequest, purpose: Purpose) -> HttpResponse:
@@ -79,6 +81,9 @@ def bankid_view(request: HttpRequest, purpose: Purpose) -> HttpResponse:
     return render(request, "authn/bankid.html", context)
 
 
+@no_patient_data(
+    "BankID order status; a completed citizen login links the register itself (citizen_login logs it)"
+)
 @never_cache
 @require_GET
 def bankid_status_view(request: HttpRequest, purpose: Purpose) -> HttpResponse:
@@ -89,6 +94,7 @@ def bankid_status_view(request: HttpRequest, purpose: Purpose) -> HttpResponse:
     return render(request, "authn/_bankid_status.html", _context(purpose, state=state))
 
 
+@no_patient_data("cancels a BankID order")
 @never_cache
 @require_POST
 def bankid_cancel_view(request: HttpRequest, purpose: Purpose) -> HttpResponse:

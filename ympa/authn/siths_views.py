@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from ympa.access.routes import no_patient_data
 from ympa.authn.assurance import AFTER_ASSIGNMENT, LoginMethod, session_login, session_reauthenticated
 from ympa.authn.models import AuthEventKind, User
 from ympa.authn.oidc.claims import OidcError, StaffIdentity
@@ -37,6 +38,7 @@ def _failure(request: HttpRequest, message: str, *, identity: str = "", detail: 
     return render(request, "authn/siths_failed.html", {"message": message}, status=403)
 
 
+@no_patient_data("SITHS login: redirects to the identity provider")
 @never_cache
 @require_GET
 def siths_start_view(request: HttpRequest, reauth: bool = False) -> HttpResponse:
@@ -73,6 +75,7 @@ def _pending(request: HttpRequest) -> dict[str, object] | None:
     return pending
 
 
+@no_patient_data("SITHS login: the identity provider's answer")
 @never_cache
 @require_GET
 def siths_callback_view(request: HttpRequest) -> HttpResponse:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from ympa.access.routes import no_patient_data
 from ympa.authn.assurance import (
     AFTER_ASSIGNMENT,
     REAUTH_VIEWS,
@@ -108,6 +109,7 @@ def _until(moment: datetime | None) -> str:
     return time_format(timezone.localtime(moment), "H:i") if moment else ""
 
 
+@no_patient_data("staff login")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
@@ -159,6 +161,7 @@ def _finish_login(request: HttpRequest, user: User, *, method: LoginMethod, key:
     return redirect("authn:assignment")
 
 
+@no_patient_data("staff login: the authenticator code")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def totp_view(request: HttpRequest) -> HttpResponse:
@@ -183,6 +186,7 @@ def totp_view(request: HttpRequest) -> HttpResponse:
     return render(request, "authn/totp.html", {"form": form})
 
 
+@no_patient_data("staff login: enrolling an authenticator")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def enrol_view(request: HttpRequest) -> HttpResponse:
@@ -237,6 +241,7 @@ def _phone_login(phone: str, password: str) -> _PhoneLogin:
     return _PhoneLogin(None, "ambiguous_number" if matches else "wrong_password", attempted)
 
 
+@no_patient_data("staff login by mobile number")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def sms_login_view(request: HttpRequest) -> HttpResponse:
@@ -310,6 +315,7 @@ def _locked(request: HttpRequest, key: str, check: CodeCheck, to: str) -> HttpRe
     return redirect(to)
 
 
+@no_patient_data("staff login: the SMS code")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def sms_code_view(request: HttpRequest) -> HttpResponse:
@@ -358,6 +364,7 @@ def sms_code_view(request: HttpRequest) -> HttpResponse:
     return render(request, "authn/sms_code.html", {"form": form})
 
 
+@no_patient_data("the user's own assignments")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def assignment_view(request: HttpRequest) -> HttpResponse:
@@ -389,6 +396,7 @@ def assignment_view(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@no_patient_data("ends the session")
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     session_logout(request)
@@ -422,6 +430,7 @@ def _reauth_done(request: HttpRequest, *, method: LoginMethod, next_url: str) ->
     return redirect(next_url)
 
 
+@no_patient_data("staff re-authentication")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def reauth_view(request: HttpRequest) -> HttpResponse:
@@ -493,6 +502,7 @@ def _reauth_password(request: HttpRequest, user: User, next_url: str) -> HttpRes
     return render(request, "authn/reauth.html", {"form": form, "next": next_url, "step": "password"})
 
 
+@no_patient_data("staff re-authentication by SMS code")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def reauth_sms_view(request: HttpRequest) -> HttpResponse:

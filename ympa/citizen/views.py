@@ -5,9 +5,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from ympa.access.routes import no_patient_data
 from ympa.citizen.session import citizen_logout, citizen_session
 
 
+@no_patient_data(
+    "the citizen's own BankID name and whether the login found a record (that lookup was logged at "
+    "login); no record content yet"
+)
 @never_cache
 @require_GET
 def home_view(request: HttpRequest) -> HttpResponse:
@@ -19,6 +24,7 @@ def home_view(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@no_patient_data("ends the citizen session")
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     citizen_logout(request)

@@ -9,9 +9,14 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from ympa.access.routes import no_patient_data
 from ympa.patients.models import Patient
 
 
+@no_patient_data(
+    "benchmark only (YMPA_BENCH=1, the synthetic register of `make bench`, never in a deployment): "
+    "answers only whether an identifier exists, without a session to log against"
+)
 @require_GET
 def floor(request: HttpRequest) -> JsonResponse:
     identifier = request.GET.get("identifier", "")[:16]

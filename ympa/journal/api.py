@@ -11,6 +11,7 @@ from django.utils import timezone
 from ninja import Field, Header, Router, Schema, Status
 from pydantic import AwareDatetime
 
+from ympa.access.routes import returns_patient_data
 from ympa.access.services import patient_access
 from ympa.authn.api_auth import api_actor
 from ympa.catalog.models import Product
@@ -201,6 +202,7 @@ def _reloaded(request: HttpRequest, vaccination: Vaccination) -> VaccinationOut:
 @router.get(
     "/patients/{patient_id}/vaccinations", response=list[VaccinationOut], summary="A patient's vaccinations"
 )
+@returns_patient_data
 def list_for_patient(request: HttpRequest, response: HttpResponse, patient_id: UUID) -> list[VaccinationOut]:
     response["Cache-Control"] = "no-store"
     actor = api_actor(request)
@@ -218,6 +220,7 @@ def list_for_patient(request: HttpRequest, response: HttpResponse, patient_id: U
     description="Send an `Idempotency-Key` header: repeating the request with the same key returns the first "
     "record (status 200) instead of creating a second one.",
 )
+@returns_patient_data
 def record(
     request: HttpRequest,
     response: HttpResponse,
@@ -244,6 +247,10 @@ def record(
     )
     replayed = vaccination.created_at < started
     if replayed:
+        # Nothing was written, yet the answer carries the entry: log it as a read.
+        patient_access(
+            actor=actor, patient=patient, object_type="journal.vaccination", object_id=str(vaccination.pk)
+        )
         response["Idempotent-Replayed"] = "true"
     return Status(200 if replayed else 201, VaccinationOut.of(vaccination))
 
@@ -251,6 +258,7 @@ def record(
 @router.get(
     "/vaccinations/{vaccination_id}", response=VaccinationOut, summary="A vaccination with all its versions"
 )
+@returns_patient_data
 def read(request: HttpRequest, response: HttpResponse, vaccination_id: UUID) -> VaccinationOut:
     response["Cache-Control"] = "no-store"
     vaccination = _vaccination(request, vaccination_id)
@@ -268,6 +276,7 @@ def read(request: HttpRequest, response: HttpResponse, vaccination_id: UUID) -> 
     response=VaccinationOut,
     summary="Change a draft (a signed entry answers 409: correct it instead)",
 )
+@returns_patient_data
 def update_draft(
     request: HttpRequest, response: HttpResponse, vaccination_id: UUID, payload: AdministrationIn
 ) -> VaccinationOut:
@@ -285,6 +294,7 @@ class SignIn(Schema):
 
 
 @router.post("/vaccinations/{vaccination_id}/sign", response=VaccinationOut, summary="Sign a draft")
+@returns_patient_data
 def sign(
     request: HttpRequest, response: HttpResponse, vaccination_id: UUID, payload: SignIn | None = None
 ) -> VaccinationOut:
@@ -300,6 +310,7 @@ def sign(
 @router.post(
     "/vaccinations/{vaccination_id}/correct", response=VaccinationOut, summary="Correct a signed entry"
 )
+@returns_patient_data
 def correct(
     request: HttpRequest, response: HttpResponse, vaccination_id: UUID, payload: CorrectionIn
 ) -> VaccinationOut:
@@ -314,6 +325,7 @@ def correct(
 
 
 @router.post("/vaccinations/{vaccination_id}/nullify", response=VaccinationOut, summary="Nullify an entry")
+@returns_patient_data
 def nullify(
     request: HttpRequest, response: HttpResponse, vaccination_id: UUID, payload: ReasonIn
 ) -> VaccinationOut:
@@ -329,6 +341,7 @@ def nullify(
     response={201: AdverseEventOut},
     summary="Register a suspected adverse event following the dose",
 )
+@returns_patient_data
 def register_adverse_event(
     request: HttpRequest, response: HttpResponse, vaccination_id: UUID, payload: AdverseEventIn
 ) -> Status[AdverseEventOut]:
@@ -344,6 +357,7 @@ def register_adverse_event(
 @router.get(
     "/vaccinations/{vaccination_id}/adverse-events", response=list[AdverseEventOut], summary="Adverse events"
 )
+@returns_patient_data
 def list_adverse_events(
     request: HttpRequest, response: HttpResponse, vaccination_id: UUID
 ) -> list[AdverseEventOut]:

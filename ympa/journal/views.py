@@ -15,8 +15,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ympa.access.models import Action
-from ympa.access.services import audit_event_record, patient_access
+from ympa.access.routes import returns_patient_data
+from ympa.access.services import patient_access, patient_access_many
 from ympa.authn.decorators import staff_view
 from ympa.authn.request import StaffRequest
 from ympa.catalog.models import Product
@@ -70,6 +70,16 @@ def _vaccination_or_404(request: StaffRequest, vaccination_id: UUID | str) -> Va
     return vaccination
 
 
+def _vaccination_shown(request: StaffRequest, vaccination: Vaccination) -> None:
+    """Log the read of a page that shows the entry (a form too: it carries the record)."""
+    patient_access(
+        actor=request.actor,
+        patient=vaccination.patient,
+        object_type="journal.vaccination",
+        object_id=str(vaccination.pk),
+    )
+
+
 def _initial_from(version_data: Administration) -> dict[str, Any]:
     return {
         "product": version_data.product.code,
@@ -85,6 +95,7 @@ def _initial_from(version_data: Administration) -> dict[str, Any]:
     }
 
 
+@returns_patient_data
 @staff_view()
 @require_GET
 def home(request: StaffRequest) -> HttpResponse:
@@ -93,9 +104,17 @@ def home(request: StaffRequest) -> HttpResponse:
         if request.assignment.care_unit
         else []
     )
+    patient_access_many(
+        actor=request.actor,
+        patients=[v.patient for v in drafts],
+        object_type="journal.unsigned_worklist",
+        object_id=str(request.assignment.care_unit_id),
+        detail={"scope": "mine"},
+    )
     return render(request, "journal/home.html", {"drafts": drafts})
 
 
+@returns_patient_data
 @staff_view(right=Right.ADMINISTER)
 @require_http_methods(["GET", "POST"])
 def vaccination_new(request: StaffRequest, patient_id: str) -> HttpResponse:
@@ -144,6 +163,8 @@ def vaccination_new(request: StaffRequest, patient_id: str) -> HttpResponse:
                 return redirect("patients:overview", patient_id=patient.pk)
     else:
         form = RecordForm(initial=initial)
+    # The form carries the patient's name and a dose number from their history.
+    patient_access(actor=request.actor, patient=patient, object_type="journal.vaccination", object_id="new")
     template = (
         "journal/_administration_fields.html"
         if request.headers.get("HX-Request")
@@ -156,16 +177,12 @@ def vaccination_new(request: StaffRequest, patient_id: str) -> HttpResponse:
     )
 
 
+@returns_patient_data
 @staff_view()
 @require_GET
 def vaccination_detail(request: StaffRequest, vaccination_id: str) -> HttpResponse:
     vaccination = _vaccination_or_404(request, vaccination_id)
-    patient_access(
-        actor=request.actor,
-        patient=vaccination.patient,
-        object_type="journal.vaccination",
-        object_id=str(vaccination.pk),
-    )
+    _vaccination_shown(request, vaccination)
     version = vaccination.current_version
     problems = (
         [
@@ -197,6 +214,7 @@ def vaccination_detail(request: StaffRequest, vaccination_id: str) -> HttpRespon
     )
 
 
+@returns_patient_data
 @staff_view(right=Right.ADMINISTER)
 @require_http_methods(["GET", "POST"])
 def vaccination_edit(request: StaffRequest, vaccination_id: str) -> HttpResponse:
@@ -223,6 +241,7 @@ def vaccination_edit(request: StaffRequest, vaccination_id: str) -> HttpResponse
             return _refused(request, exc, back)
         else:
             return redirect(back)
+    _vaccination_shown(request, vaccination)
     return render(
         request,
         "journal/vaccination_edit.html",
@@ -235,6 +254,7 @@ def vaccination_edit(request: StaffRequest, vaccination_id: str) -> HttpResponse
     )
 
 
+@returns_patient_data
 @staff_view(right=Right.SIGN)
 @require_POST
 def vaccination_sign_view(request: StaffRequest, vaccination_id: str) -> HttpResponse:
@@ -259,6 +279,7 @@ def vaccination_sign_view(request: StaffRequest, vaccination_id: str) -> HttpRes
     return redirect(next_url if safe else back)
 
 
+@returns_patient_data
 @staff_view(right=Right.CORRECT)
 @require_http_methods(["GET", "POST"])
 def vaccination_correct_view(request: StaffRequest, vaccination_id: str) -> HttpResponse:
@@ -287,6 +308,7 @@ def vaccination_correct_view(request: StaffRequest, vaccination_id: str) -> Http
                 request, _("The correction was signed. The earlier version is kept in the history.")
             )
             return redirect(back)
+    _vaccination_shown(request, vaccination)
     return render(
         request,
         "journal/vaccination_correct.html",
@@ -294,6 +316,7 @@ def vaccination_correct_view(request: StaffRequest, vaccination_id: str) -> Http
     )
 
 
+@returns_patient_data
 @staff_view(right=Right.CORRECT)
 @require_http_methods(["GET", "POST"])
 def vaccination_nullify_view(request: StaffRequest, vaccination_id: str) -> HttpResponse:
@@ -312,6 +335,7 @@ def vaccination_nullify_view(request: StaffRequest, vaccination_id: str) -> Http
         else:
             messages.success(request, _("The entry was nullified. It stays in the record, marked as void."))
             return redirect(back)
+    _vaccination_shown(request, vaccination)
     return render(
         request,
         "journal/vaccination_nullify.html",
@@ -319,6 +343,7 @@ def vaccination_nullify_view(request: StaffRequest, vaccination_id: str) -> Http
     )
 
 
+@returns_patient_data
 @staff_view(right=Right.SIGN)
 @require_http_methods(["GET", "POST"])
 def adverse_event_new(request: StaffRequest, vaccination_id: str) -> HttpResponse:
@@ -337,6 +362,7 @@ def adverse_event_new(request: StaffRequest, vaccination_id: str) -> HttpRespons
         else:
             messages.success(request, _("The adverse event was registered."))
             return redirect(back)
+    _vaccination_shown(request, vaccination)
     return render(
         request,
         "journal/adverse_event_new.html",
@@ -344,6 +370,7 @@ def adverse_event_new(request: StaffRequest, vaccination_id: str) -> HttpRespons
     )
 
 
+@returns_patient_data
 @staff_view(right=Right.CORRECT)
 @require_POST
 def adverse_event_nullify_view(request: StaffRequest, event_id: str) -> HttpResponse:
@@ -363,6 +390,7 @@ def adverse_event_nullify_view(request: StaffRequest, event_id: str) -> HttpResp
     return redirect(back)
 
 
+@returns_patient_data
 @staff_view()
 @require_GET
 def unsigned(request: StaffRequest) -> HttpResponse:
@@ -370,6 +398,13 @@ def unsigned(request: StaffRequest) -> HttpResponse:
         raise Http404
     mine_only = request.GET.get("scope", "mine") != "unit"
     entries = list(unsigned_entries(actor=request.actor, mine_only=mine_only)[:200])
+    patient_access_many(
+        actor=request.actor,
+        patients=[v.patient for v in entries],
+        object_type="journal.unsigned_worklist",
+        object_id=str(request.assignment.care_unit_id),
+        detail={"scope": "mine" if mine_only else "unit"},
+    )
     return render(
         request,
         "journal/unsigned.html",
@@ -377,6 +412,7 @@ def unsigned(request: StaffRequest) -> HttpResponse:
     )
 
 
+@returns_patient_data
 @staff_view()
 @require_GET
 def due(request: StaffRequest) -> HttpResponse:
@@ -389,10 +425,9 @@ def due(request: StaffRequest) -> HttpResponse:
         on = today
     group = request.GET.get("group", "")
     rows, total = due_worklist(actor=request.actor, on=on, vaccine_group=group)
-    audit_event_record(
+    patient_access_many(
         actor=request.actor,
-        action=Action.READ,
-        patient=None,
+        patients=[row.patient for row in rows],
         object_type="journal.due_worklist",
         object_id=str(request.assignment.care_unit_id),
         detail={"date": on.isoformat(), "group": group, "rows": total},
@@ -409,6 +444,7 @@ def _back_to_patient(patient_id: object) -> HttpResponse:
     return redirect(reverse("patients:overview", args=[patient_id]) + "#conditions")
 
 
+@returns_patient_data
 @staff_view(right=Right.SIGN)
 @require_POST
 def condition_add(request: StaffRequest, patient_id: str) -> HttpResponse:
@@ -441,6 +477,7 @@ def _condition_or_404(request: StaffRequest, condition_id: str) -> Condition:
     return condition
 
 
+@returns_patient_data
 @staff_view(right=Right.SIGN)
 @require_POST
 def condition_end_view(request: StaffRequest, condition_id: str) -> HttpResponse:
@@ -461,6 +498,7 @@ def condition_end_view(request: StaffRequest, condition_id: str) -> HttpResponse
     return _back_to_patient(condition.patient_id)
 
 
+@returns_patient_data
 @staff_view(right=Right.SIGN)
 @require_POST
 def condition_nullify_view(request: StaffRequest, condition_id: str) -> HttpResponse:

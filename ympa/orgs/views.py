@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from ympa.access.routes import no_patient_data
 from ympa.authn.decorators import reauthenticated, staff_view
 from ympa.authn.request import StaffRequest
 from ympa.forecast import schedule_parameters, schedule_sets
@@ -21,6 +22,7 @@ from ympa.orgs.services import assignment_end, care_provider_set_schedule, staff
 
 # Changing who holds which assignment and rights needs a recent proof of identity; the page with the form
 # asks for it too, so the user confirms who they are before typing rather than after.
+@no_patient_data("the unit's staff and their assignments")
 @staff_view(right=Right.ADMINISTER_UNIT)
 @reauthenticated()
 @require_http_methods(["GET", "POST"])
@@ -51,6 +53,7 @@ def staff(request: StaffRequest) -> HttpResponse:
     )
 
 
+@no_patient_data("ends a staff member's assignment")
 @staff_view(right=Right.ADMINISTER_UNIT)
 @reauthenticated()
 @require_POST
@@ -76,6 +79,7 @@ PARAMETER_LABELS = {
 }
 
 
+@no_patient_data("the care provider's choice of schedules")
 @staff_view(right=Right.ADMINISTER_UNIT)
 @require_http_methods(["GET", "POST"])
 def schedules(request: StaffRequest) -> HttpResponse:

@@ -6,7 +6,8 @@ from uuid import UUID
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 
-from ympa.access.services import patient_access
+from ympa.access.routes import returns_patient_data
+from ympa.access.services import patient_access, patient_access_many
 from ympa.authn.api_auth import api_actor
 from ympa.patients.models import Patient
 from ympa.patients.selectors import patient_get, patient_search
@@ -74,12 +75,17 @@ def _patient(request: HttpRequest, patient_id: UUID) -> Patient:
 
 
 @router.get("/patients", response=list[PatientOut], summary="Search patients by identity number or name")
+@returns_patient_data
 def search(request: HttpRequest, response: HttpResponse, q: str) -> list[PatientOut]:
     response["Cache-Control"] = "no-store"
-    return [PatientOut.of(p) for p in patient_search(actor=api_actor(request), query=q)]
+    actor = api_actor(request)
+    results = patient_search(actor=actor, query=q)
+    patient_access_many(actor=actor, patients=results, object_type="patients.search")
+    return [PatientOut.of(p) for p in results]
 
 
 @router.post("/patients", response={201: PatientOut}, summary="Register a patient")
+@returns_patient_data
 def register(request: HttpRequest, response: HttpResponse, payload: PatientIn) -> Status[PatientOut]:
     response["Cache-Control"] = "no-store"
     details = PatientDetails(**payload.dict(exclude={"identifier"}))
@@ -88,6 +94,7 @@ def register(request: HttpRequest, response: HttpResponse, payload: PatientIn) -
 
 
 @router.get("/patients/{patient_id}", response=PatientOut, summary="Read a patient")
+@returns_patient_data
 def read(request: HttpRequest, response: HttpResponse, patient_id: UUID) -> PatientOut:
     response["Cache-Control"] = "no-store"
     patient = _patient(request, patient_id)

@@ -9,9 +9,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ympa.access.services import patient_access
+from ympa.access.routes import returns_patient_data
+from ympa.access.services import patient_access, patient_access_many
 from ympa.authn.decorators import staff_view
 from ympa.authn.request import StaffRequest
+from ympa.core.errors import NotPermitted
 from ympa.journal.forms import ConditionForm
 from ympa.journal.selectors import (
     condition_choices,
@@ -32,15 +34,21 @@ def _patient_or_404(request: StaffRequest, patient_id: UUID | str) -> Patient:
     return patient
 
 
+@returns_patient_data
 @staff_view()
 @require_GET
 def search(request: StaffRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     results = patient_search(actor=request.actor, query=query)
+    try:
+        patient_access_many(actor=request.actor, patients=results, object_type="patients.search")
+    except NotPermitted as exc:
+        return render(request, "403.html", {"message": exc.message}, status=403)
     template = "patients/_results.html" if request.headers.get("HX-Request") else "patients/search.html"
     return render(request, template, {"query": query, "results": results})
 
 
+@returns_patient_data
 @staff_view()
 @require_http_methods(["GET", "POST"])
 def register(request: StaffRequest) -> HttpResponse:
@@ -61,6 +69,7 @@ def register(request: StaffRequest) -> HttpResponse:
     return render(request, "patients/register.html", {"form": form})
 
 
+@returns_patient_data
 @staff_view()
 @require_GET
 def overview(request: StaffRequest, patient_id: str) -> HttpResponse:
@@ -87,6 +96,7 @@ def overview(request: StaffRequest, patient_id: str) -> HttpResponse:
     )
 
 
+@returns_patient_data
 @staff_view()
 @require_http_methods(["GET", "POST"])
 def edit(request: StaffRequest, patient_id: str) -> HttpResponse:
@@ -100,11 +110,12 @@ def edit(request: StaffRequest, patient_id: str) -> HttpResponse:
             form.add_service_errors(exc)
         else:
             return redirect("patients:overview", patient_id=patient.pk)
-    else:
-        patient_access(actor=request.actor, patient=patient)
+    # The form shows the record (also when it comes back with errors).
+    patient_access(actor=request.actor, patient=patient)
     return render(request, "patients/edit.html", {"form": form, "patient": patient})
 
 
+@returns_patient_data
 @staff_view()
 @require_http_methods(["POST"])
 def add_guardian(request: StaffRequest, patient_id: str) -> HttpResponse:
@@ -124,4 +135,5 @@ def add_guardian(request: StaffRequest, patient_id: str) -> HttpResponse:
                 form.add_service_errors(exc)
             else:
                 return redirect("patients:overview", patient_id=child.pk)
+    patient_access(actor=request.actor, patient=child)
     return render(request, "patients/guardian.html", {"form": form, "patient": child})
