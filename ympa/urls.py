@@ -11,6 +11,7 @@ urlpatterns = [
     path("notify/", include("ympa.notify.urls")),
     path("", include("ympa.authn.urls")),
     path("patients/", include("ympa.patients.urls")),
+    path("patients/pdl/", include("ympa.access.urls")),
     path("citizen/", include("ympa.citizen.urls")),
     path("", include("ympa.orgs.urls")),
     path("", include("ympa.journal.urls")),

@@ -9,7 +9,10 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
 
+from ympa.access.pdl import Refusal, Source, decide
+from ympa.access.pdl_services import patient_facts, reader_for
 from ympa.catalog.models import Product
 from ympa.core.actor import Actor
 from ympa.core.errors import NotPermitted
@@ -60,42 +63,98 @@ def _with_current(queryset: QuerySet[Vaccination]) -> QuerySet[Vaccination]:
 @dataclass(frozen=True)
 class PatientHistory:
     entries: Sequence[Vaccination]
-    # Entries at other care providers exist but are not shown: reading them needs the shared-record rules.
+    # Entries at other care providers exist but are not shown: reading them needs the patient's consent
+    # (and a BankID or SITHS login).
     hidden_at_other_providers: int
+    # Some entries are blocked for this reader; they may be told that, but not where (PDL).
+    blocked_information: bool = False
+    # The reader's unit has no care relation with the patient, so nothing is shown.
+    needs_care_relation: bool = False
+
+
+def _source(vaccination: Vaccination) -> Source:
+    version = vaccination.current_version
+    day = timezone.localdate(version.administered_at) if version is not None else None
+    return Source(vaccination.care_unit_id, vaccination.care_unit.care_provider_id, day)
 
 
 def patient_history(*, actor: Actor, patient: Patient) -> PatientHistory:
+    """The entries the actor may read, decided per entry by the PDL rules (`ympa.access.pdl`)."""
     provider_id = _provider_id(actor)
-    own = _with_current(
-        Vaccination.objects.filter(patient=patient, care_unit__care_provider_id=provider_id)
-    ).prefetch_related(
-        Prefetch(
-            "adverse_events",
-            queryset=AdverseEvent.objects.filter(nullified_at__isnull=True).order_by("onset_at"),
-            to_attr="active_adverse_events",
+    reader = reader_for(actor, assurance=actor.assurance)
+    facts = patient_facts(patient=patient)
+    candidates = (
+        _with_current(Vaccination.objects.filter(patient=patient))
+        # Drafts are the writer's own work in progress; they are not part of the shared record.
+        .exclude(~Q(care_unit__care_provider_id=provider_id) & Q(status=EntryStatus.DRAFT))
+        .prefetch_related(
+            Prefetch(
+                "adverse_events",
+                queryset=AdverseEvent.objects.filter(nullified_at__isnull=True).order_by("onset_at"),
+                to_attr="active_adverse_events",
+            )
         )
     )
+    shown: list[Vaccination] = []
+    hidden = 0
+    blocked = False
+    needs_care_relation = False
+    for vaccination in candidates:
+        decision = decide(reader, _source(vaccination), facts)
+        if decision.allowed:
+            shown.append(vaccination)
+            continue
+        blocked = blocked or decision.blocked
+        needs_care_relation = needs_care_relation or decision.refusal is Refusal.NO_CARE_RELATION
+        if vaccination.care_unit.care_provider_id != provider_id and not decision.blocked:
+            hidden += 1
+    if reader.care_unit_id not in facts.care_relation_units:
+        needs_care_relation = True
     entries = sorted(
-        own,
+        shown,
         key=lambda v: v.current_version.administered_at if v.current_version else v.created_at,
         reverse=True,
     )
-    hidden = (
-        Vaccination.objects.filter(patient=patient)
-        .exclude(care_unit__care_provider_id=provider_id)
-        .exclude(status=EntryStatus.DRAFT)
-        .count()
+    return PatientHistory(
+        entries=entries,
+        hidden_at_other_providers=hidden,
+        blocked_information=blocked,
+        needs_care_relation=needs_care_relation,
     )
-    return PatientHistory(entries=entries, hidden_at_other_providers=hidden)
+
+
+def blocked_sources(*, actor: Actor, patient: Patient) -> list[tuple[str, str]]:
+    """Where information blocked for the actor exists: (care provider, care unit) names.
+
+    Only for the emergency access page, after its first step: the step that tells *where* (PDL).
+    """
+    reader = reader_for(actor, assurance=actor.assurance)
+    facts = patient_facts(patient=patient)
+    places: set[tuple[str, str]] = set()
+    for vaccination in _with_current(
+        Vaccination.objects.filter(patient=patient).exclude(status=EntryStatus.DRAFT)
+    ):
+        if decide(reader, _source(vaccination), facts).blocked:
+            places.add((vaccination.care_unit.care_provider.name, vaccination.care_unit.name))
+    return sorted(places)
 
 
 def vaccination_get(*, actor: Actor, vaccination_id: UUID | str) -> Vaccination | None:
+    """One vaccination, if the PDL rules let the actor read it (None otherwise, as if it did not exist)."""
     provider_id = _provider_id(actor)
-    return (
-        _with_current(Vaccination.objects.filter(pk=vaccination_id, care_unit__care_provider_id=provider_id))
+    vaccination = (
+        _with_current(Vaccination.objects.filter(pk=vaccination_id))
         .select_related("order__standing_order", "order__prescriber", "visit")
         .first()
     )
+    if vaccination is None:
+        return None
+    if vaccination.care_unit.care_provider_id != provider_id and vaccination.status == EntryStatus.DRAFT:
+        return None
+    reader = reader_for(actor, assurance=actor.assurance)
+    if not decide(reader, _source(vaccination), patient_facts(patient=vaccination.patient)).allowed:
+        return None
+    return vaccination
 
 
 def vaccination_versions(vaccination: Vaccination) -> list[VaccinationVersion]:

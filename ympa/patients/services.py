@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ympa.access.models import Action
+from ympa.access.pdl_services import REGISTRATION_PURPOSE, care_relation_register
 from ympa.access.services import audit_event_record
 from ympa.core.actor import Actor
 from ympa.core.errors import NotPermitted
@@ -123,6 +124,8 @@ def patient_register(
         object_id=str(patient.pk),
         detail={"identifier_kind": patient.identifier_kind},
     )
+    # The patient is at the registering unit: that is a care relation (PDL), logged like any other.
+    care_relation_register(actor=actor, patient=patient, purpose=REGISTRATION_PURPOSE)
     return patient
 
 

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ympa.access.routes import returns_patient_data
 from ympa.access.services import patient_access, patient_access_many
+from ympa.access.views import CareRelationForm, pdl_context
 from ympa.authn.decorators import staff_view
 from ympa.authn.request import StaffRequest
 from ympa.core.errors import NotPermitted
@@ -74,15 +75,24 @@ def register(request: StaffRequest) -> HttpResponse:
 @require_GET
 def overview(request: StaffRequest, patient_id: str) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
+    history = patient_history(actor=request.actor, patient=patient)
+    if history.needs_care_relation:
+        # No care relation, no record (PDL): only the name and number the search already showed.
+        return render(
+            request,
+            "patients/no_care_relation.html",
+            {"patient": patient, "care_relation_form": CareRelationForm()},
+            status=403,
+        )
     patient_access(actor=request.actor, patient=patient)
     today = timezone.localdate()
-    history = patient_history(actor=request.actor, patient=patient)
     return render(
         request,
         "patients/overview.html",
         {
             "patient": patient,
             "history": history,
+            **pdl_context(request, patient, history),
             "decision": patient_decision_support(actor=request.actor, patient=patient, today=today),
             "conditions": patient_conditions(actor=request.actor, patient=patient),
             "condition_form": ConditionForm(

@@ -34,7 +34,9 @@ Build = Callable[..., Administration]
 
 
 def actions(patient: Patient) -> list[str]:
-    return list(AuditEvent.objects.filter(patient=patient).order_by("id").values_list("action", flat=True))
+    """The logged actions on the patient, apart from the care relation that registering the patient starts."""
+    events = AuditEvent.objects.filter(patient=patient).exclude(object_type="access.carerelation")
+    return list(events.order_by("id").values_list("action", flat=True))
 
 
 @pytest.fixture(autouse=True)

@@ -35,8 +35,10 @@ def test_register_by_personnummer_normalises_and_logs(nurse_a: User) -> None:
     assert patient.identifier_kind == "personnummer"
     assert str(patient.birth_date) == "1912-12-12" and patient.legal_sex == "male"
     assert patient.phone == "+46701234567" and patient.postal_code == "12345"
-    event = AuditEvent.objects.get(patient=patient)
+    event = AuditEvent.objects.get(patient=patient, object_type="patients.patient")
     assert event.action == Action.CREATE and event.user == nurse_a
+    # Registering the patient at the unit starts a care relation there, logged too.
+    assert AuditEvent.objects.filter(patient=patient, object_type="access.carerelation").count() == 1
 
 
 def test_register_by_coordination_number(nurse_a: User) -> None:

@@ -1,0 +1,375 @@
+"""Writes and reads of the PDL facts: care relations, consents, blocks, temporary revokes, emergency access.
+
+Every write is logged in the access log in the same transaction. Nothing is deleted: consents are cancelled,
+blocks ended or nullified, each with who and why. `patient_facts` reads what is in force now for one patient,
+in four queries, as the plain facts `ympa.access.pdl.decide` works on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ympa.access.models import Action
+from ympa.access.pdl import AssertionFact, BlockFact, PatientFacts, Reader
+from ympa.access.pdl_models import (
+    AssertionType,
+    Block,
+    BlockType,
+    CareRelation,
+    PdlAssertion,
+    RevokeBasis,
+    TemporaryRevoke,
+)
+from ympa.access.services import audit_event_record
+from ympa.core.actor import Actor
+from ympa.core.errors import NotPermitted
+from ympa.orgs.models import Assignment, CareUnit
+from ympa.patients.models import Patient
+
+# Ympa's choice, not the law's: a visit is a care relation from its day until this many days after it (the
+# follow-up of a dose, an adverse event reported later). An explicit care relation states its own period.
+VISIT_CARE_RELATION_DAYS = 30
+EXPLICIT_CARE_RELATION_DAYS = 30
+EMERGENCY_ACCESS_HOURS = 4
+# The purpose stored when registering a patient starts the care relation (a free-text field, in Swedish like
+# what staff type there).
+REGISTRATION_PURPOSE = "Registrering av patienten"
+MAX_TEMPORARY_REVOKE_HOURS = 24
+
+
+def _staff(actor: Actor) -> tuple[Assignment, CareUnit]:
+    assignment = actor.assignment
+    if actor.user is None or assignment is None or assignment.care_unit is None or not assignment.is_active():
+        raise NotPermitted(_("Choose an active assignment at a care unit first."))
+    return assignment, assignment.care_unit
+
+
+def _reason(text: str, field: str = "reason") -> str:
+    cleaned = text.strip()
+    if not cleaned:
+        raise ValidationError({field: _("Give a reason.")})
+    if len(cleaned) > 1024:
+        raise ValidationError({field: _("The reason is longer than 1,024 characters.")})
+    return cleaned
+
+
+def _log(actor: Actor, action: Action, patient: Patient, obj: object, detail: dict[str, object]) -> None:
+    audit_event_record(
+        actor=actor,
+        action=action,
+        patient=patient,
+        object_type=f"access.{type(obj).__name__.lower()}",
+        object_id=str(getattr(obj, "pk", "")),
+        detail=detail,
+    )
+
+
+@transaction.atomic
+def care_relation_register(
+    *, actor: Actor, patient: Patient, purpose: str, days: int = EXPLICIT_CARE_RELATION_DAYS
+) -> CareRelation:
+    """Register that the actor's care unit cares for the patient (for `purpose`), for `days` days."""
+    _assignment, unit = _staff(actor)
+    assert actor.user is not None
+    now = timezone.now()
+    relation = CareRelation.objects.create(
+        patient=patient,
+        care_unit=unit,
+        purpose=_reason(purpose, "purpose"),
+        valid_from=now,
+        valid_until=now + timedelta(days=days),
+        registered_by=actor.user,
+    )
+    _log(actor, Action.CREATE, patient, relation, {"purpose": relation.purpose, "days": days})
+    return relation
+
+
+def has_care_relation(*, patient: Patient, care_unit: CareUnit, now: datetime | None = None) -> bool:
+    return care_unit.pk in _care_relation_units(patient, now or timezone.now())
+
+
+def _care_relation_units(patient: Patient, now: datetime) -> set[int]:
+    # Imported here: the journal depends on this app (it writes the access log), not the other way round.
+    from ympa.journal.models import Visit
+
+    since = timezone.localdate(now) - timedelta(days=VISIT_CARE_RELATION_DAYS)
+    units = set(
+        Visit.objects.filter(patient=patient, visit_date__gte=since).values_list("care_unit_id", flat=True)
+    )
+    units.update(
+        CareRelation.objects.filter(
+            patient=patient, valid_from__lte=now, valid_until__gt=now, ended_at__isnull=True
+        ).values_list("care_unit_id", flat=True)
+    )
+    return units
+
+
+@transaction.atomic
+def consent_register(
+    *,
+    actor: Actor,
+    patient: Patient,
+    whole_unit: bool,
+    valid_until: datetime | None = None,
+    represented_by: str = "",
+) -> PdlAssertion:
+    """The patient consents to the actor (or the actor's whole unit) reading other care providers' records."""
+    assignment, unit = _staff(actor)
+    assert actor.user is not None
+    now = timezone.now()
+    if not has_care_relation(patient=patient, care_unit=unit, now=now):
+        raise NotPermitted(_("Register a care relation with the patient before registering consent."))
+    if valid_until is not None and valid_until <= now:
+        raise ValidationError({"valid_until": _("The consent must be valid for some time from now.")})
+    consent = PdlAssertion.objects.create(
+        assertion_type=AssertionType.CONSENT,
+        patient=patient,
+        care_unit=unit,
+        care_provider_id=unit.care_provider_id,
+        user=None if whole_unit else actor.user,
+        starts_at=now,
+        ends_at=valid_until,
+        represented_by=represented_by,
+        registered_by=actor.user,
+        registered_assignment=assignment,
+    )
+    _log(actor, Action.CREATE, patient, consent, {"type": "consent", "whole_unit": whole_unit})
+    return consent
+
+
+@transaction.atomic
+def pdl_assertion_cancel(*, actor: Actor, assertion: PdlAssertion, reason: str) -> PdlAssertion:
+    """End a consent (or an emergency access) before its time; the record stays, with who and why."""
+    _assignment, unit = _staff(actor)
+    assert actor.user is not None
+    locked = PdlAssertion.objects.select_for_update().get(pk=assertion.pk)
+    if locked.care_provider_id != unit.care_provider_id:
+        raise NotPermitted(_("Only the care provider that registered it can end it."))
+    if locked.cancelled_at is None:
+        locked.cancelled_at = timezone.now()
+        locked.cancelled_by = actor.user
+        locked.cancellation_reason = _reason(reason)
+        locked.save(update_fields=["cancelled_at", "cancelled_by", "cancellation_reason"])
+        _log(actor, Action.UPDATE, locked.patient, locked, {"cancelled": locked.cancellation_reason})
+    return locked
+
+
+@dataclass(frozen=True)
+class BlockRequest:
+    block_type: BlockType
+    care_unit: CareUnit | None
+    information_start: date | None = None
+    information_end: date | None = None
+    reason: str = ""
+    requested_by_guardian: bool = False
+
+
+@transaction.atomic
+def block_register(*, actor: Actor, patient: Patient, request: BlockRequest) -> Block:
+    """Block the actor's care provider's information (or one unit's) at the patient's request."""
+    assignment, unit = _staff(actor)
+    assert actor.user is not None
+    if request.requested_by_guardian:
+        # The right to block belongs to the patient; a guardian cannot block a child's information.
+        raise ValidationError({"requested_by": _("Only the patient can ask for a block, not a guardian.")})
+    if request.care_unit is not None and request.care_unit.care_provider_id != unit.care_provider_id:
+        raise ValidationError({"care_unit": _("You can only block your own care provider's information.")})
+    if request.block_type == BlockType.INNER and request.care_unit is None:
+        raise ValidationError(
+            {"care_unit": _("An inner block names the care unit whose information it hides.")}
+        )
+    block = Block.objects.create(
+        block_type=request.block_type,
+        patient=patient,
+        information_care_provider_id=unit.care_provider_id,
+        information_care_unit=request.care_unit,
+        information_start=request.information_start,
+        information_end=request.information_end,
+        reason=request.reason.strip(),
+        registered_by=actor.user,
+        registered_assignment=assignment,
+    )
+    _log(
+        actor,
+        Action.CREATE,
+        patient,
+        block,
+        {"type": block.block_type, "unit": request.care_unit and request.care_unit.pk},
+    )
+    return block
+
+
+def _own_block(actor: Actor, block: Block) -> Block:
+    _assignment, unit = _staff(actor)
+    locked = Block.objects.select_for_update().get(pk=block.pk)
+    if locked.information_care_provider_id != unit.care_provider_id:
+        raise NotPermitted(_("Only the care provider that registered the block can change it."))
+    return locked
+
+
+@transaction.atomic
+def block_end(*, actor: Actor, block: Block, reason: str) -> Block:
+    """Lift a block for good (the patient asked); it stays on record as ended, with who and why."""
+    locked = _own_block(actor, block)
+    if locked.ended_at is None and locked.nullified_at is None:
+        locked.ended_at = timezone.now()
+        locked.ended_by = actor.user
+        locked.end_reason = _reason(reason)
+        locked.save(update_fields=["ended_at", "ended_by", "end_reason"])
+        _log(actor, Action.UPDATE, locked.patient, locked, {"ended": locked.end_reason})
+    return locked
+
+
+@transaction.atomic
+def block_nullify(*, actor: Actor, block: Block, reason: str) -> Block:
+    """Void a block registered by mistake."""
+    locked = _own_block(actor, block)
+    if locked.nullified_at is None:
+        locked.nullified_at = timezone.now()
+        locked.nullified_by = actor.user
+        locked.nullification_reason = _reason(reason)
+        locked.save(update_fields=["nullified_at", "nullified_by", "nullification_reason"])
+        _log(actor, Action.NULLIFY, locked.patient, locked, {"nullified": locked.nullification_reason})
+    return locked
+
+
+@transaction.atomic
+def temporary_revoke_register(*, actor: Actor, block: Block, hours: int, only_me: bool) -> TemporaryRevoke:
+    """Lift a block for the actor's unit (or only the actor) for some hours, with the patient's consent."""
+    _assignment, unit = _staff(actor)
+    assert actor.user is not None
+    if not 1 <= hours <= MAX_TEMPORARY_REVOKE_HOURS:
+        raise ValidationError(
+            {"hours": _("Lift the block for 1 to %(max)d hours.") % {"max": MAX_TEMPORARY_REVOKE_HOURS}}
+        )
+    now = timezone.now()
+    if not has_care_relation(patient=block.patient, care_unit=unit, now=now):
+        raise NotPermitted(_("Register a care relation with the patient first."))
+    revoke = TemporaryRevoke.objects.create(
+        block=block,
+        revoked_for_care_unit=unit,
+        revoked_for_user=actor.user if only_me else None,
+        basis=RevokeBasis.CONSENT,
+        starts_at=now,
+        ends_at=now + timedelta(hours=hours),
+        registered_by=actor.user,
+    )
+    _log(actor, Action.CREATE, block.patient, revoke, {"block": str(block.pk), "hours": hours})
+    return revoke
+
+
+@transaction.atomic
+def emergency_access_register(*, actor: Actor, patient: Patient, reason: str) -> PdlAssertion:
+    """Step 1 of emergency access: with a reason, the reader learns where blocked information exists."""
+    assignment, unit = _staff(actor)
+    assert actor.user is not None
+    now = timezone.now()
+    if not has_care_relation(patient=patient, care_unit=unit, now=now):
+        raise NotPermitted(_("Register a care relation with the patient first."))
+    emergency = PdlAssertion.objects.create(
+        assertion_type=AssertionType.EMERGENCY,
+        patient=patient,
+        care_unit=unit,
+        care_provider_id=unit.care_provider_id,
+        user=actor.user,
+        starts_at=now,
+        ends_at=now + timedelta(hours=EMERGENCY_ACCESS_HOURS),
+        reason=_reason(reason),
+        registered_by=actor.user,
+        registered_assignment=assignment,
+    )
+    _log(
+        actor,
+        Action.CREATE,
+        patient,
+        emergency,
+        {"type": "emergency", "step": "reveal", "reason": emergency.reason},
+    )
+    return emergency
+
+
+@transaction.atomic
+def emergency_access_open(*, actor: Actor, emergency: PdlAssertion) -> PdlAssertion:
+    """Step 2: open the blocked information. Only the staff member who registered it, while it is in force."""
+    _staff(actor)
+    locked = PdlAssertion.objects.select_for_update().get(pk=emergency.pk)
+    now = timezone.now()
+    if (
+        locked.assertion_type != AssertionType.EMERGENCY
+        or locked.user_id != (actor.user.pk if actor.user else None)
+        or locked.cancelled_at is not None
+        or locked.ends_at is None
+        or locked.ends_at <= now
+    ):
+        raise NotPermitted(_("This emergency access is not yours or no longer in force. Start a new one."))
+    if locked.opened_at is None:
+        locked.opened_at = now
+        locked.save(update_fields=["opened_at"])
+        _log(actor, Action.UPDATE, locked.patient, locked, {"type": "emergency", "step": "open"})
+    return locked
+
+
+def patient_facts(*, patient: Patient, now: datetime | None = None) -> PatientFacts:
+    """What is in force now for `patient`: care relations, blocks and their revokes, consents, emergencies."""
+    moment = now or timezone.now()
+    in_force = (
+        Q(starts_at__lte=moment)
+        & (Q(ends_at__isnull=True) | Q(ends_at__gt=moment))
+        & Q(cancelled_at__isnull=True)
+    )
+    revokes: dict[object, set[tuple[int, int | None]]] = {}
+    for block_id, unit_id, user_id in TemporaryRevoke.objects.filter(
+        in_force, block__patient=patient
+    ).values_list("block_id", "revoked_for_care_unit_id", "revoked_for_user_id"):
+        revokes.setdefault(block_id, set()).add((unit_id, user_id))
+    blocks = tuple(
+        BlockFact(
+            block_type=kind,
+            care_provider_id=provider_id,
+            care_unit_id=unit_id,
+            information_start=start,
+            information_end=end,
+            revoked_for=frozenset(revokes.get(block_id, ())),
+        )
+        for block_id, kind, provider_id, unit_id, start, end in Block.objects.filter(
+            patient=patient, ended_at__isnull=True, nullified_at__isnull=True
+        ).values_list(
+            "pk",
+            "block_type",
+            "information_care_provider_id",
+            "information_care_unit_id",
+            "information_start",
+            "information_end",
+        )
+    )
+    assertions = tuple(
+        AssertionFact(kind, unit_id, user_id)
+        for kind, unit_id, user_id, opened in PdlAssertion.objects.filter(
+            in_force, patient=patient
+        ).values_list("assertion_type", "care_unit_id", "user_id", "opened_at")
+        if kind == AssertionType.CONSENT or opened is not None
+    )
+    return PatientFacts(
+        patient_id=str(patient.pk),
+        care_relation_units=frozenset(_care_relation_units(patient, moment)),
+        blocks=blocks,
+        assertions=assertions,
+    )
+
+
+def reader_for(actor: Actor, *, assurance: int) -> Reader:
+    assignment = actor.assignment
+    unit = assignment.care_unit if assignment is not None and assignment.is_active() else None
+    return Reader(
+        user_id=actor.user.pk if actor.user else None,
+        care_unit_id=unit.pk if unit else None,
+        care_provider_id=unit.care_provider_id if unit else None,
+        assurance=assurance,
+    )

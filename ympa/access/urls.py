@@ -1,0 +1,18 @@
+from django.urls import path
+
+from ympa.access import views
+
+app_name = "access"
+urlpatterns = [
+    path("<uuid:patient_id>/care-relation/", views.care_relation_view, name="care_relation"),
+    path("<uuid:patient_id>/consent/", views.consent_view, name="consent"),
+    path("<uuid:patient_id>/emergency/", views.emergency_view, name="emergency_start"),
+    path("<uuid:patient_id>/emergency/<uuid:emergency_id>/", views.emergency_page, name="emergency"),
+    path(
+        "<uuid:patient_id>/emergency/<uuid:emergency_id>/open/",
+        views.emergency_open_view,
+        name="emergency_open",
+    ),
+    path("<uuid:patient_id>/blocks/", views.block_view, name="block"),
+    path("<uuid:patient_id>/blocks/<uuid:block_id>/end/", views.block_end_view, name="block_end"),
+]

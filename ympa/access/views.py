@@ -1,0 +1,286 @@
+"""The patient view's PDL administration: care relation, consent, emergency access (two steps) and blocks.
+
+Each action is a small POST from the patient overview; the services decide and log. Emergency access and
+changes to blocks need a recent proof of identity (`reauthenticated`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from ympa.access.pdl_models import AssertionType, Block, BlockType, PdlAssertion
+from ympa.access.pdl_services import (
+    BlockRequest,
+    block_end,
+    block_register,
+    care_relation_register,
+    consent_register,
+    emergency_access_open,
+    emergency_access_register,
+)
+from ympa.access.routes import returns_patient_data
+from ympa.access.services import patient_access
+from ympa.authn.decorators import reauthenticated, staff_view
+from ympa.authn.request import StaffRequest
+from ympa.core.errors import NotPermitted
+from ympa.core.forms import StyledForm
+from ympa.journal.selectors import PatientHistory, blocked_sources
+from ympa.orgs.models import CareUnit
+from ympa.patients.models import Patient
+from ympa.patients.selectors import patient_get
+
+
+class CareRelationForm(StyledForm):
+    prefix = "relation"
+    purpose = forms.CharField(label=gettext_lazy("Purpose of the care relation"), max_length=200)
+
+
+class ConsentForm(StyledForm):
+    prefix = "consent"
+    scope = forms.ChoiceField(
+        label=gettext_lazy("The consent covers"),
+        choices=[("unit", gettext_lazy("the whole care unit")), ("me", gettext_lazy("only me"))],
+    )
+    days = forms.IntegerField(
+        label=gettext_lazy("Valid for (days, empty: until revoked)"),
+        min_value=1,
+        max_value=3650,
+        required=False,
+    )
+
+
+class EmergencyForm(StyledForm):
+    prefix = "emergency"
+    reason = forms.CharField(label=gettext_lazy("Why is this an emergency?"), max_length=1024)
+
+
+class BlockForm(StyledForm):
+    prefix = "block"
+    block_type = forms.ChoiceField(label=gettext_lazy("Block"), choices=BlockType.choices)
+    care_unit = forms.ChoiceField(label=gettext_lazy("Information of"), required=False)
+    reason = forms.CharField(label=gettext_lazy("Note"), max_length=1024, required=False)
+
+    def __init__(self, *args: Any, units: Sequence[CareUnit] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.units = {str(u.pk): u for u in units}
+        choices = [("", _("all our care units")), *((key, u.name) for key, u in self.units.items())]
+        field = self.fields["care_unit"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = choices
+
+
+class EndForm(StyledForm):
+    prefix = "end"
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=1024)
+
+
+def pdl_context(request: StaffRequest, patient: Patient, history: PatientHistory) -> dict[str, object]:
+    """What the patient overview shows about access: forms for what the reader may need, and the blocks and
+    consents of the reader's own care provider."""
+    unit = request.assignment.care_unit
+    provider_id = unit.care_provider_id if unit is not None else None
+    return {
+        "care_relation_form": CareRelationForm() if history.needs_care_relation else None,
+        "consent_form": ConsentForm() if history.hidden_at_other_providers else None,
+        "emergency_form": EmergencyForm() if history.blocked_information else None,
+        "block_form": BlockForm(units=provider_units(request)),
+        "blocks": list(
+            Block.objects.filter(
+                patient=patient,
+                information_care_provider_id=provider_id,
+                ended_at__isnull=True,
+                nullified_at__isnull=True,
+            ).select_related("information_care_unit")
+        ),
+        "consents": list(
+            PdlAssertion.objects.filter(
+                patient=patient,
+                assertion_type=AssertionType.CONSENT,
+                care_unit=unit,
+                cancelled_at__isnull=True,
+            )
+            .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=timezone.now()))
+            .select_related("user")
+        ),
+    }
+
+
+def provider_units(request: StaffRequest) -> list[CareUnit]:
+    unit = request.assignment.care_unit
+    return list(unit.care_provider.care_units.order_by("name")) if unit is not None else []
+
+
+def _patient(request: StaffRequest, patient_id: UUID) -> Patient:
+    patient = patient_get(actor=request.actor, patient_id=patient_id)
+    if patient is None:
+        raise Http404
+    return patient
+
+
+def _back(patient: Patient) -> HttpResponse:
+    return redirect("patients:overview", patient_id=patient.pk)
+
+
+def _errors(request: StaffRequest, form: forms.Form) -> None:
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, str(error))
+
+
+@returns_patient_data
+@staff_view()
+@require_POST
+def care_relation_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
+    patient = _patient(request, patient_id)
+    form = CareRelationForm(request.POST)
+    if form.is_valid():
+        care_relation_register(actor=request.actor, patient=patient, purpose=form.cleaned_data["purpose"])
+        messages.success(request, _("The care relation is registered."))
+    else:
+        _errors(request, form)
+    return _back(patient)
+
+
+@returns_patient_data
+@staff_view()
+@require_POST
+def consent_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
+    patient = _patient(request, patient_id)
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        days = form.cleaned_data["days"]
+        try:
+            consent_register(
+                actor=request.actor,
+                patient=patient,
+                whole_unit=form.cleaned_data["scope"] == "unit",
+                valid_until=timezone.now() + timedelta(days=days) if days else None,
+            )
+        except (NotPermitted, ValidationError) as exc:
+            messages.error(request, "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+        else:
+            messages.success(request, _("The patient's consent is registered."))
+    else:
+        _errors(request, form)
+    return _back(patient)
+
+
+@returns_patient_data
+@staff_view()
+@reauthenticated()
+@require_POST
+def emergency_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
+    """Step 1: register the emergency with a reason; the next page says where blocked information exists."""
+    patient = _patient(request, patient_id)
+    form = EmergencyForm(request.POST)
+    if not form.is_valid():
+        _errors(request, form)
+        return _back(patient)
+    try:
+        emergency = emergency_access_register(
+            actor=request.actor, patient=patient, reason=form.cleaned_data["reason"]
+        )
+    except (NotPermitted, ValidationError) as exc:
+        messages.error(request, "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+        return _back(patient)
+    return redirect("access:emergency", patient_id=patient.pk, emergency_id=emergency.pk)
+
+
+@returns_patient_data
+@staff_view()
+@require_GET
+def emergency_page(request: StaffRequest, patient_id: UUID, emergency_id: UUID) -> HttpResponse:
+    patient = _patient(request, patient_id)
+    emergency = get_object_or_404(
+        PdlAssertion,
+        pk=emergency_id,
+        patient=patient,
+        assertion_type=AssertionType.EMERGENCY,
+        user=request.user,
+    )
+    patient_access(
+        actor=request.actor, patient=patient, object_type="access.pdlassertion", object_id=str(emergency.pk)
+    )
+    return render(
+        request,
+        "access/emergency.html",
+        {
+            "patient": patient,
+            "emergency": emergency,
+            "sources": blocked_sources(actor=request.actor, patient=patient),
+        },
+    )
+
+
+@returns_patient_data
+@staff_view()
+@reauthenticated()
+@require_POST
+def emergency_open_view(request: StaffRequest, patient_id: UUID, emergency_id: UUID) -> HttpResponse:
+    """Step 2: open the blocked information for the rest of the emergency access's time."""
+    patient = _patient(request, patient_id)
+    emergency = get_object_or_404(PdlAssertion, pk=emergency_id, patient=patient)
+    try:
+        emergency_access_open(actor=request.actor, emergency=emergency)
+    except NotPermitted as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.warning(request, _("Emergency access is open. It is logged and will be reviewed."))
+    return _back(patient)
+
+
+@returns_patient_data
+@staff_view()
+@reauthenticated()
+@require_POST
+def block_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
+    patient = _patient(request, patient_id)
+    form = BlockForm(request.POST, units=provider_units(request))
+    if form.is_valid():
+        target = form.units.get(form.cleaned_data["care_unit"])
+        request_ = BlockRequest(
+            BlockType(form.cleaned_data["block_type"]), target, reason=form.cleaned_data["reason"]
+        )
+        try:
+            block_register(actor=request.actor, patient=patient, request=request_)
+        except (NotPermitted, ValidationError) as exc:
+            messages.error(request, "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+        else:
+            messages.success(request, _("The block is registered."))
+    else:
+        _errors(request, form)
+    return _back(patient)
+
+
+@returns_patient_data
+@staff_view()
+@reauthenticated()
+@require_POST
+def block_end_view(request: StaffRequest, patient_id: UUID, block_id: UUID) -> HttpResponse:
+    patient = _patient(request, patient_id)
+    block = get_object_or_404(Block, pk=block_id, patient=patient)
+    form = EndForm(request.POST)
+    if form.is_valid():
+        try:
+            block_end(actor=request.actor, block=block, reason=form.cleaned_data["reason"])
+        except NotPermitted as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("The block is lifted."))
+    else:
+        _errors(request, form)
+    return _back(patient)
