@@ -26,6 +26,8 @@ from django.utils import timezone
 
 from conftest import actor_of, staff_client
 from ympa.access.models import Action, AuditEvent
+from ympa.access.pdl_models import BlockType
+from ympa.access.pdl_services import BlockRequest, block_register, emergency_access_register
 from ympa.access.routes import Declaration, Route, declaration_of, no_patient_data, routes
 from ympa.access.services import patient_access, patient_access_many
 from ympa.authn.models import User
@@ -193,6 +195,18 @@ def _api(path: str, attribute: str | None = None) -> Callable[[Record], str]:
     return url
 
 
+def _emergency_url(record: Record, name: str) -> str:
+    emergency = emergency_access_register(actor=actor_of(record.nurse), patient=record.patient, reason="Akut")
+    return reverse(name, args=[record.patient.pk, emergency.pk])
+
+
+def _block_end_url(record: Record) -> str:
+    block = block_register(
+        actor=actor_of(record.nurse), patient=record.patient, request=BlockRequest(BlockType.OUTER, None)
+    )
+    return reverse("access:block_end", args=[record.patient.pk, block.pk])
+
+
 # Every route declared as patient data, by Route.label, and how to call it. Several calls per route where
 # a page both shows the record (a read) and changes it (the change's own row), or a fix needs covering.
 CALLS: dict[str, tuple[Call, ...]] = {
@@ -334,6 +348,45 @@ CALLS: dict[str, tuple[Call, ...]] = {
             Action.NULLIFY,
             lambda r: {"reason": "Wrong patient"},
         ),
+    ),
+    "access:care_relation": (
+        Call(
+            "POST",
+            _url("access:care_relation", "patient"),
+            302,
+            Action.CREATE,
+            lambda r: {"relation-purpose": "Råd"},
+        ),
+    ),
+    "access:consent": (
+        Call(
+            "POST", _url("access:consent", "patient"), 302, Action.CREATE, lambda r: {"consent-scope": "unit"}
+        ),
+    ),
+    "access:emergency_start": (
+        Call(
+            "POST",
+            _url("access:emergency_start", "patient"),
+            302,
+            Action.CREATE,
+            lambda r: {"emergency-reason": "Medvetslös"},
+        ),
+    ),
+    "access:emergency": (Call("GET", lambda r: _emergency_url(r, "access:emergency"), 200),),
+    "access:emergency_open": (
+        Call("POST", lambda r: _emergency_url(r, "access:emergency_open"), 302, Action.UPDATE),
+    ),
+    "access:block": (
+        Call(
+            "POST",
+            _url("access:block", "patient"),
+            302,
+            Action.CREATE,
+            lambda r: {"block-block_type": "outer"},
+        ),
+    ),
+    "access:block_end": (
+        Call("POST", _block_end_url, 302, Action.UPDATE, lambda r: {"end-reason": "Patienten ville häva"}),
     ),
     "GET api/v1/patients": (Call("GET", _api("patients?q=191212121212"), 200, api=True),),
     "POST api/v1/patients": (
