@@ -93,9 +93,17 @@ def pdl_context(request: StaffRequest, patient: Patient, history: PatientHistory
     consents of the reader's own care provider."""
     unit = request.assignment.care_unit
     provider_id = unit.care_provider_id if unit is not None else None
+    consents = list(
+        PdlAssertion.objects.filter(
+            patient=patient, assertion_type=AssertionType.CONSENT, care_unit=unit, cancelled_at__isnull=True
+        )
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=timezone.now()))
+        .select_related("user")
+    )
+    elsewhere = history.hidden_at_other_providers or history.blocked_information
     return {
         "care_relation_form": CareRelationForm() if history.needs_care_relation else None,
-        "consent_form": ConsentForm() if history.hidden_at_other_providers else None,
+        "consent_form": ConsentForm() if elsewhere and not consents else None,
         "emergency_form": EmergencyForm() if history.blocked_information else None,
         "block_form": BlockForm(units=provider_units(request)),
         "blocks": list(
@@ -106,16 +114,7 @@ def pdl_context(request: StaffRequest, patient: Patient, history: PatientHistory
                 nullified_at__isnull=True,
             ).select_related("information_care_unit")
         ),
-        "consents": list(
-            PdlAssertion.objects.filter(
-                patient=patient,
-                assertion_type=AssertionType.CONSENT,
-                care_unit=unit,
-                cancelled_at__isnull=True,
-            )
-            .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=timezone.now()))
-            .select_related("user")
-        ),
+        "consents": consents,
     }
 
 
