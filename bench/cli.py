@@ -60,6 +60,7 @@ class DatabaseResult:
     migrate_seconds: float = 0.0
     synth: dict[str, Any] = field(default_factory=dict)
     forecast_refresh: dict[str, Any] = field(default_factory=dict)
+    audit_verify: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)  # one per worker count
     phases: dict[str, float] = field(default_factory=dict)  # wall-clock seconds per step
@@ -212,6 +213,11 @@ def prepare_database(vendor: str, plan: Plan, data_dir: Path, env: dict[str, str
         "output": refresh_out.strip().splitlines()[-1] if refresh_out.strip() else "",
     }
     prepared.phase("forecast refresh")
+    # The whole access log, every chain and anchor (synth writes two rows per dose); fails if it is broken.
+    verify_out, verify_seconds = run_ympa(["audit", "verify", "--json", "-v", "0"], db_env)
+    result.audit_verify = json.loads(verify_out.strip().splitlines()[-1])
+    result.audit_verify["command_seconds"] = round(verify_seconds, 2)
+    prepared.phase("audit verify")
     result.facts = database.facts()
     prepared.tokens = [
         run_ympa(["api-token", f"synth.ssk.{unit:02d}.1", "--name", "bench"], db_env)[0].strip()

@@ -38,6 +38,13 @@ def print_database(result: dict[str, Any], smoke: bool) -> None:
             f"{refresh.get('seconds', 0):.1f} s ({refresh.get('patients_per_second', 0):,.0f} patients/s, "
             "2 processes)"
         )
+    verify = result.get("audit_verify", {})
+    if verify:
+        print(
+            f"  access log verified: {verify.get('rows', 0):,} rows in {verify.get('chains', 0)} chains and "
+            f"{verify.get('anchors', 0)} anchors in {verify.get('seconds', 0):.1f} s "
+            f"({verify.get('rows_per_second', 0):,} rows/s; target: 1,000,000 rows in under 30 s)"
+        )
     phases = result.get("phases", {})
     if phases:
         print("  wall clock: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()))

@@ -39,6 +39,10 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# The key of the access log's row MACs and anchors (ympa.access.chain); it must never change, or the log no
+# longer verifies. The default is the secret key (keys are derived from it), so set it on its own wherever
+# the secret key may be rotated.
+AUDIT_LOG_KEY = env_str("YMPA_AUDIT_LOG_KEY") or SECRET_KEY
 ALLOWED_HOSTS = env_list("YMPA_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("YMPA_CSRF_TRUSTED_ORIGINS", [])
 PUBLIC_URL = env_str("YMPA_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -47,7 +47,14 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from ympa.access.models import Action, AuditEvent
+from ympa.access.chain import chain_for, detail_text, header_text, row_mac
+from ympa.access.models import Action, AuditChainHead, AuditEvent
+from ympa.access.services import (
+    audit_anchor_create,
+    audit_chain_heads_lock,
+    audit_chain_heads_save,
+    audit_log_keys,
+)
 from ympa.authn.models import User
 from ympa.catalog.models import Product
 from ympa.core.actor import ActorKind, Channel
@@ -250,10 +257,6 @@ class _Product:
     def pk_text(self) -> str:
         return str(self.pk)
 
-    @property
-    def volume_json(self) -> str:
-        return f'"{self.volume}"' if self.volume is not None else "null"
-
 
 class _Catalogue:
     """The active products and, for any age, the ones that may be given then (weighted)."""
@@ -400,6 +403,10 @@ AUDIT_COLUMNS = (
     "channel",
     "purpose",
     "detail",
+    "chain",
+    "seq",
+    "prev_hash",
+    "row_hash",
 )
 TABLES: tuple[tuple[type[Model], tuple[str, ...]], ...] = (
     (Patient, PATIENT_COLUMNS),
@@ -660,6 +667,7 @@ class _Generator:
         today: date,
         version_id: int,
         audit_id: int,
+        chain_head: AuditChainHead,
     ) -> None:
         self.org = org
         self.catalogue = catalogue
@@ -678,7 +686,14 @@ class _Generator:
         self.stride = stride
         self.history_start = today - timedelta(days=int(HISTORY_YEARS * 365.25))
         self.provider_id = str(org.provider.pk)
+        self.provider_pk = org.provider.pk
         self.snapshot_rest, self.sign_detail = _audit_details()
+        # Every synth audit row names the synth care provider, so all of them join its chain.
+        self.chain = chain_head.chain
+        self.chain_seq = chain_head.last_seq
+        self.chain_hash = chain_head.last_hash
+        self.row_key, _anchor_key = audit_log_keys()
+        self.register_detail = detail_text({"identifier_kind": "personnummer"})
         self.base_ms = time.time_ns() // 1_000_000
         self.sequence = 0
         # The smallest id this run can generate: every id of this run is at least this.
@@ -737,6 +752,72 @@ class _Generator:
 
     # rows
 
+    def audit_row(
+        self,
+        occurred: str,
+        occurred_utc: datetime,
+        unit_id: str,
+        patient_id: str,
+        action: str,
+        object_type: str,
+        object_id: str,
+        detail: str,
+    ) -> Row:
+        """An audit row of the system actor "ympa synth" at the synth care provider, next in its chain.
+
+        `occurred_utc` is naive UTC (as `occurred`, the text written); `detail` is canonical
+        (`chain.detail_text`), which is also what is stored, so verification hashes it as it comes back.
+        """
+        self.chain_seq += 1
+        prev_hash = self.chain_hash
+        header = header_text(
+            [
+                self.chain,
+                self.chain_seq,
+                occurred_utc.isoformat(timespec="microseconds") + "+00:00",
+                ActorKind.SYSTEM.value,
+                SYNTH_ACTOR,
+                SYNTH_ACTOR,
+                None,
+                None,
+                int(unit_id),
+                self.provider_pk,
+                patient_id,
+                action,
+                object_type,
+                object_id,
+                Channel.CLI.value,
+                "",
+                prev_hash,
+            ]
+        )
+        self.chain_hash = row_mac(self.row_key, header, detail)
+        null = self.w.null
+        row = (
+            str(self.audit_id),
+            occurred,
+            ActorKind.SYSTEM.value,
+            SYNTH_ACTOR,
+            SYNTH_ACTOR,
+            null,
+            null,
+            unit_id,
+            self.provider_id,
+            patient_id,
+            action,
+            object_type,
+            object_id,
+            Channel.CLI.value,
+            "",
+            detail,
+            str(self.chain),
+            str(self.chain_seq),
+            prev_hash,
+            self.chain_hash,
+        )
+        self.audit_id += 1
+        return row
+
     def chunk(
         self, identities: list[tuple[str, date, bool]], counts: list[int]
     ) -> tuple[dict[type[Model], list[Row]], int, int]:
@@ -748,14 +829,12 @@ class _Generator:
             for u in self.org.units
         ]
         catalogue = self.catalogue
-        provider_id = self.provider_id
         patients: list[Row] = []
         visits: list[Row] = []
         orders: list[Row] = []
         vaccinations: list[Row] = []
         versions: list[Row] = []
         audits: list[Row] = []
-        kind, identity, channel = ActorKind.SYSTEM.value, SYNTH_ACTOR, Channel.CLI.value
         create, sign = Action.CREATE.value, Action.SIGN.value
         standing, active = OrderBasis.STANDING.value, OrderStatus.ACTIVE.value
         signed = EntryStatus.SIGNED.value
@@ -813,10 +892,10 @@ class _Generator:
                     doses_by_group[product.group] = dose
                     later = timedelta(minutes=2 * index)
                     administered = utc + later
-                    at = (administered + three_minutes).isoformat(" ") + suffix
-                    signed_at = (
-                        administered + three_minutes + timedelta(seconds=rng.randint(5, 90))
-                    ).isoformat(" ") + suffix
+                    at_utc = administered + three_minutes
+                    signed_utc = at_utc + timedelta(seconds=rng.randint(5, 90))
+                    at = at_utc.isoformat(" ") + suffix
+                    signed_at = signed_utc.isoformat(" ") + suffix
                     batch = product.batch_prefix + batch_suffix
                     site = _site(product.route, age, rng)
                     dose_text = str(dose)
@@ -883,39 +962,37 @@ class _Generator:
                         )
                     )
                     # What audit_event_record stores for vaccination_record: the snapshot, then the version.
-                    detail = (
-                        f'{{"administered_at": "{(local + later).isoformat()}", '
-                        f'"product": "{product.code}", "batch_number": "{batch}", '
-                        f'"batch_expiry": "{expiry}", "dose_number": {dose}, '
-                        f'"dose_volume_ml": {product.volume_json}, "site": "{site}", '
-                        f'"route": "{product.route}", "expired_batch_confirmed": false{snapshot_rest}}}'
+                    detail = detail_text(
+                        {
+                            "administered_at": (local + later).isoformat(),
+                            "product": product.code,
+                            "batch_number": batch,
+                            "batch_expiry": expiry,
+                            "dose_number": dose,
+                            "dose_volume_ml": product.volume,
+                            "site": site,
+                            "route": product.route,
+                            "expired_batch_confirmed": False,
+                            **snapshot_rest,
+                        }
                     )
                     object_id = _dashed(vaccination_id)
-                    for audit_id, occurred, action, audit_detail in (
-                        (self.audit_id, at, create, detail),
-                        (self.audit_id + 1, signed_at, sign, sign_detail),
+                    for occurred, occurred_utc, action, audit_detail in (
+                        (at, at_utc, create, detail),
+                        (signed_at, signed_utc, sign, sign_detail),
                     ):
                         audits.append(
-                            (
-                                str(audit_id),
+                            self.audit_row(
                                 occurred,
-                                kind,
-                                identity,
-                                identity,
-                                null,
-                                null,
+                                occurred_utc,
                                 unit_id,
-                                provider_id,
                                 patient_id,
                                 action,
                                 "journal.vaccination",
                                 object_id,
-                                channel,
-                                "",
                                 audit_detail,
                             )
                         )
-                    self.audit_id += 2
                     n_vaccinations += 1
             if registered is None:
                 registered = datetime.combine(
@@ -954,26 +1031,17 @@ class _Generator:
             )
             # What patient_register logs.
             audits.append(
-                (
-                    str(self.audit_id),
+                self.audit_row(
                     created,
-                    kind,
-                    identity,
-                    identity,
-                    null,
-                    null,
+                    registered,
                     home[0],
-                    provider_id,
                     patient_id,
                     create,
                     "patients.patient",
                     _dashed(patient_id),
-                    channel,
-                    "",
-                    '{"identifier_kind": "personnummer"}',
+                    self.register_detail,
                 )
             )
-            self.audit_id += 1
         rows = {
             Patient: patients,
             Visit: visits,
@@ -985,7 +1053,7 @@ class _Generator:
         return rows, n_vaccinations, len(visits)
 
 
-def _audit_details() -> tuple[str, str]:
+def _audit_details() -> tuple[dict[str, Any], str]:
     """What vaccination_record logs beyond the fields written here: the rest of its snapshot (keys after
     expired_batch_confirmed, e.g. an empty override reason) and the SIGN detail (with decision support's
     findings, none, where the services check doses)."""
@@ -1003,14 +1071,14 @@ def _audit_details() -> tuple[str, str]:
         "route",
         "expired_batch_confirmed",
     }
-    rest = ""
-    if "override_reason" in names:
-        rest = ', "override_reason": ""'
+    rest: dict[str, Any] = {"override_reason": ""} if "override_reason" in names else {}
     unknown = names - known - {"note", "override_reason"}
     if unknown:
         raise RuntimeError(f"ympa synth does not know the administration fields {sorted(unknown)}")
-    sign = '{"version": 1, "decision_support": []}' if "override_reason" in names else '{"version": 1}'
-    return rest, sign
+    sign: dict[str, Any] = (
+        {"version": 1, "decision_support": []} if "override_reason" in names else {"version": 1}
+    )
+    return rest, detail_text(sign)
 
 
 def _dashed(hex_id: str) -> str:
@@ -1100,6 +1168,8 @@ def synth_fill(
         k = Patient.objects.filter(identifier_kind=IdentifierKind.PERSONNUMMER).count()
         stats.first_patient_number = k
         rng = random.Random(f"ympa-synth:{seed}:{k}")
+        chain = chain_for(care_provider_id=org.provider.pk, patient_id=None)
+        [chain_head] = audit_chain_heads_lock(chains=[chain]).values()
         generator = _Generator(
             org=org,
             catalogue=catalogue,
@@ -1108,6 +1178,7 @@ def synth_fill(
             today=today,
             version_id=version_id,
             audit_id=audit_id,
+            chain_head=chain_head,
         )
         checks = (
             "checked per constraint after the copy"
@@ -1191,8 +1262,12 @@ def synth_fill(
             {VaccinationVersion: generator.version_id - 1, AuditEvent: generator.audit_id - 1},
         )
         stats.check_seconds += time.perf_counter() - t_check
+        chain_head.last_seq, chain_head.last_hash = generator.chain_seq, generator.chain_hash
+        audit_chain_heads_save([chain_head])
         stats.timings = {"generate": gen_seconds, "write": write_seconds, **table_seconds}
         emit("committing")
+    # Anchored at once, so the new rows are covered by `ympa audit verify` before the next periodic anchor.
+    audit_anchor_create()
     emit("analyzing tables")
     t_analyze = time.perf_counter()
     with connection.cursor() as cursor:
