@@ -426,9 +426,11 @@ def vaccination_record(
                 detail={"version": 1, "decision_support": _problems(assessment)},
             )
         )
-    audit_events_save(events)
     if sign:
         _update_forecasts(patient, assessment)
+    # Last: the log write locks its chain's head until commit, so the less work after it, the less other
+    # writers of the same care provider wait.
+    audit_events_save(events)
     return vaccination
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from conftest import actor_of
 from ympa.access.models import Action, AuditEvent
+from ympa.access.pdl_services import care_relation_register
 from ympa.authn.models import ApiToken, User
 from ympa.authn.services import api_token_create
 from ympa.journal.models import EntryStatus, Vaccination
@@ -164,6 +165,9 @@ def test_other_provider_gets_404(
     api = Api(nurse_b)
     assert api.call("get", f"/vaccinations/{vaccination.pk}").status_code == 404
     assert api.call("post", f"/vaccinations/{vaccination.pk}/nullify", {"reason": "x"}).status_code == 404
+    # No care relation: not even the list. With one, provider A's entries stay hidden (no consent).
+    assert api.call("get", f"/patients/{citizen.pk}/vaccinations").status_code == 403
+    care_relation_register(actor=actor_of(nurse_b), patient=citizen, purpose="Vaccination")
     assert api.call("get", f"/patients/{citizen.pk}/vaccinations").json() == []
 
 
