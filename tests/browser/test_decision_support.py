@@ -99,6 +99,10 @@ def test_demo_patient_tolvan_shows_what_is_due(page: Page, live_server: Any) -> 
     page.get_by_role("button", name="Logga in").click()
     page.get_by_label("Personnummer eller namn").fill(TOLVAN)
     page.get_by_role("link", name="Tolvansson, Tolvan").click()
+    # Tolvan's visits at Majorna are long past: the nurse registers today's care relation first (PDL).
+    expect(page.get_by_test_id("needs-care-relation")).to_be_visible()
+    page.get_by_label("Vårdrelationens syfte").fill("TBE-vaccination")
+    page.get_by_test_id("care-relation-register").click()
     tbe = page.locator('[data-testid="decision-support"] tr[data-group="TBE"]')
     expect(tbe).to_contain_text("dos 3")
     expect(tbe).to_contain_text(re.compile("Aktuell|Försenad"))

@@ -72,6 +72,7 @@ def test_check_deploy_reports_no_warnings_with_production_variables(tmp_path: Pa
             "YMPA_SITHS_ISSUER": "https://idp.example.se",
             "YMPA_SITHS_CLIENT_ID": "ympa",
             "YMPA_SITHS_CLIENT_SECRET": "production-secret",
+            "YMPA_AUDIT_LOG_KEY": "y" * 20 + "audit-log-key-that-is-long-and-random-0123456789",
             "YMPA_SECRET_KEY": "x" * 20 + "production-secret-key-that-is-long-and-random-0123456789",
             "YMPA_ALLOWED_HOSTS": "ympa.example.se",
             "YMPA_DATA_DIR": str(tmp_path),
