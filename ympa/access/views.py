@@ -134,6 +134,11 @@ def _back(patient: Patient) -> HttpResponse:
     return redirect("patients:overview", patient_id=patient.pk)
 
 
+def _refused(request: StaffRequest, exc: NotPermitted | ValidationError) -> None:
+    """A service said no: show why on the patient page the action returns to."""
+    messages.error(request, "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+
+
 def _errors(request: StaffRequest, form: forms.Form) -> None:
     for errors in form.errors.values():
         for error in errors:
@@ -170,7 +175,7 @@ def consent_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
                 valid_until=timezone.now() + timedelta(days=days) if days else None,
             )
         except (NotPermitted, ValidationError) as exc:
-            messages.error(request, "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+            _refused(request, exc)
         else:
             messages.success(request, _("The patient's consent is registered."))
     else:
@@ -194,7 +199,7 @@ def emergency_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
             actor=request.actor, patient=patient, reason=form.cleaned_data["reason"]
         )
     except (NotPermitted, ValidationError) as exc:
-        messages.error(request, "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+        _refused(request, exc)
         return _back(patient)
     return redirect("access:emergency", patient_id=patient.pk, emergency_id=emergency.pk)
 
@@ -236,7 +241,7 @@ def emergency_open_view(request: StaffRequest, patient_id: UUID, emergency_id: U
     try:
         emergency_access_open(actor=request.actor, emergency=emergency)
     except NotPermitted as exc:
-        messages.error(request, str(exc))
+        _refused(request, exc)
     else:
         messages.warning(request, _("Emergency access is open. It is logged and will be reviewed."))
     return _back(patient)
@@ -257,7 +262,7 @@ def block_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
         try:
             block_register(actor=request.actor, patient=patient, request=request_)
         except (NotPermitted, ValidationError) as exc:
-            messages.error(request, "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+            _refused(request, exc)
         else:
             messages.success(request, _("The block is registered."))
     else:
@@ -277,7 +282,7 @@ def block_end_view(request: StaffRequest, patient_id: UUID, block_id: UUID) -> H
         try:
             block_end(actor=request.actor, block=block, reason=form.cleaned_data["reason"])
         except NotPermitted as exc:
-            messages.error(request, str(exc))
+            _refused(request, exc)
         else:
             messages.success(request, _("The block is lifted."))
     else:

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import segno
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate
@@ -30,7 +31,7 @@ from ympa.authn.assurance import (
     session_reauthenticated,
 )
 from ympa.authn.forms import AssignmentForm, CodeForm, LoginForm, PasswordForm, SmsCodeForm, SmsLoginForm
-from ympa.authn.models import AuthEventKind, CodePurpose, User
+from ympa.authn.models import AuthEventKind, CodePurpose, OneTimeCodeChallenge, User
 from ympa.authn.request import client_ip, safe_url, user_agent
 from ympa.authn.selectors import (
     active_assignments,
@@ -241,6 +242,27 @@ def _phone_login(phone: str, password: str) -> _PhoneLogin:
     return _PhoneLogin(None, "ambiguous_number" if matches else "wrong_password", attempted)
 
 
+def _send_sms_code(
+    request: HttpRequest, user: User, purpose: CodePurpose, form: forms.Form
+) -> OneTimeCodeChallenge | None:
+    """Send `user` a code by SMS; when the limits refuse, say until when on `form` and return None."""
+    try:
+        return one_time_code_send(
+            purpose=purpose,
+            identity=f"user:{user.pk}",
+            channel=MessageChannel.SMS,
+            destination=user.phone,
+            ip=client_ip(request),
+            language=get_language(),
+        )
+    except OneTimeCodeLimited as exc:
+        form.add_error(
+            None,
+            _("Too many codes have been requested. Try again after %(time)s.") % {"time": _until(exc.until)},
+        )
+        return None
+
+
 @no_patient_data("staff login by mobile number")
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -270,21 +292,8 @@ def sms_login_view(request: HttpRequest) -> HttpResponse:
                 user=found.attempted,
             )
         else:
-            try:
-                challenge = one_time_code_send(
-                    purpose=CodePurpose.STAFF_LOGIN,
-                    identity=f"user:{user.pk}",
-                    channel=MessageChannel.SMS,
-                    destination=user.phone,
-                    ip=client_ip(request),
-                    language=get_language(),
-                )
-            except OneTimeCodeLimited as exc:
-                form.add_error(
-                    None,
-                    _("Too many codes have been requested. Try again after %(time)s.")
-                    % {"time": _until(exc.until)},
-                )
+            challenge = _send_sms_code(request, user, CodePurpose.STAFF_LOGIN, form)
+            if challenge is None:
                 return render(request, "authn/sms_login.html", {"form": form, "next": next_url or ""})
             challenge_id = str(challenge.pk)
         request.session.cycle_key()
@@ -481,22 +490,8 @@ def _reauth_password(request: HttpRequest, user: User, next_url: str) -> HttpRes
                 return redirect("authn:login")
             form.add_error("password", _("Wrong password."))
         else:
-            try:
-                challenge = one_time_code_send(
-                    purpose=CodePurpose.STAFF_REAUTH,
-                    identity=f"user:{user.pk}",
-                    channel=MessageChannel.SMS,
-                    destination=user.phone,
-                    ip=client_ip(request),
-                    language=get_language(),
-                )
-            except OneTimeCodeLimited as exc:
-                form.add_error(
-                    None,
-                    _("Too many codes have been requested. Try again after %(time)s.")
-                    % {"time": _until(exc.until)},
-                )
-            else:
+            challenge = _send_sms_code(request, user, CodePurpose.STAFF_REAUTH, form)
+            if challenge is not None:
                 _start_pending(request, PENDING_REAUTH, challenge=str(challenge.pk), next=next_url)
                 return redirect("authn:reauth_sms")
     return render(request, "authn/reauth.html", {"form": form, "next": next_url, "step": "password"})
