@@ -231,3 +231,23 @@ def sms_simulator(settings: Any) -> Any:
             "PASSWORD": "simulator",
         }
         yield simulator
+
+
+@pytest.fixture
+def bankid(settings: Any, tmp_path: Any) -> Any:
+    """The BankID simulator (mutual TLS on loopback) with settings.BANKID pointing at it.
+
+    The QR tolerance is generous: a browser test reads the code from the page and scans it a moment later.
+    """
+    from ympa.authn.bankid.simulator import BankIdSimulator
+
+    with BankIdSimulator("127.0.0.1", 0, tmp_path / "bankid-pki", qr_tolerance=5.0) as simulator:
+        pki = simulator.pki
+        settings.BANKID = {
+            **settings.BANKID,
+            "URL": simulator.url,
+            "CERT_FILE": str(pki.client_cert),
+            "KEY_FILE": str(pki.client_key),
+            "CA_FILE": str(pki.server_ca),
+        }
+        yield simulator

@@ -3,8 +3,6 @@ nurse approves; she lands in the journal with a high level of assurance."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,20 +16,6 @@ from ympa.authn.models import User
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 AGNES = "198001012387"
-
-
-@pytest.fixture
-def bankid(settings: Any, tmp_path: Path) -> Iterator[BankIdSimulator]:
-    with BankIdSimulator("127.0.0.1", 0, tmp_path / "pki") as simulator:
-        pki = simulator.pki
-        settings.BANKID = {
-            **settings.BANKID,
-            "URL": simulator.url,
-            "CERT_FILE": str(pki.client_cert),
-            "KEY_FILE": str(pki.client_key),
-            "CA_FILE": str(pki.server_ca),
-        }
-        yield simulator
 
 
 def test_bankid_qr_login(page: Page, live_server: Any, bankid: BankIdSimulator, nurse_a: User) -> None:

@@ -4,8 +4,6 @@ patient's consent (the block still holds), then takes emergency access in two st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,20 +26,6 @@ pytestmark = [
 
 BERIT = "198506152423"
 BATCH = "BLOCKED7"
-
-
-@pytest.fixture
-def bankid(settings: Any, tmp_path: Path) -> Iterator[BankIdSimulator]:
-    with BankIdSimulator("127.0.0.1", 0, tmp_path / "pki") as simulator:
-        pki = simulator.pki
-        settings.BANKID = {
-            **settings.BANKID,
-            "URL": simulator.url,
-            "CERT_FILE": str(pki.client_cert),
-            "KEY_FILE": str(pki.client_key),
-            "CA_FILE": str(pki.server_ca),
-        }
-        yield simulator
 
 
 def test_blocked_then_consent_then_emergency_access(

@@ -7,7 +7,6 @@ The Django test client plays the browser; the simulator's Python API plays the p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,20 +27,6 @@ AGNES = "198001012387"
 BERIT = "198506152423"
 TOLVAN = "191212121212"
 QR = re.compile(r'data-qr-content="(bankid\.[^"]+)"')
-
-
-@pytest.fixture
-def bankid(settings: Any, tmp_path: Path) -> Iterator[BankIdSimulator]:
-    with BankIdSimulator("127.0.0.1", 0, tmp_path / "pki", qr_tolerance=5.0) as simulator:
-        pki = simulator.pki
-        settings.BANKID = {
-            **settings.BANKID,
-            "URL": simulator.url,
-            "CERT_FILE": str(pki.client_cert),
-            "KEY_FILE": str(pki.client_key),
-            "CA_FILE": str(pki.server_ca),
-        }
-        yield simulator
 
 
 def _start(client: Client, url_name: str) -> str:
