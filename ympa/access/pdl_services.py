@@ -266,6 +266,26 @@ def temporary_revoke_register(*, actor: Actor, block: Block, hours: int, only_me
 
 
 @transaction.atomic
+def temporary_revoke_blocks(
+    *, actor: Actor, patient: Patient, hours: int, only_me: bool
+) -> list[TemporaryRevoke]:
+    """With the patient's consent, lift for some hours every block that hides information from the actor's
+    unit (or only the actor): inner blocks of the actor's own care provider, outer blocks of the others.
+
+    The actor never learns which blocks or where: the patient, who knows, consented to lifting them all.
+    """
+    _assignment, unit = _staff(actor)
+    blocks = Block.objects.filter(patient=patient, ended_at__isnull=True, nullified_at__isnull=True).filter(
+        Q(block_type=BlockType.INNER, information_care_provider_id=unit.care_provider_id)
+        & ~Q(information_care_unit_id=unit.pk)
+        | Q(block_type=BlockType.OUTER) & ~Q(information_care_provider_id=unit.care_provider_id)
+    )
+    return [
+        temporary_revoke_register(actor=actor, block=block, hours=hours, only_me=only_me) for block in blocks
+    ]
+
+
+@transaction.atomic
 def emergency_access_register(*, actor: Actor, patient: Patient, reason: str) -> PdlAssertion:
     """Step 1 of emergency access: with a reason, the reader learns where blocked information exists."""
     assignment, unit = _staff(actor)

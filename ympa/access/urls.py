@@ -14,5 +14,6 @@ urlpatterns = [
         name="emergency_open",
     ),
     path("<uuid:patient_id>/blocks/", views.block_view, name="block"),
+    path("<uuid:patient_id>/blocks/lift/", views.revoke_view, name="revoke"),
     path("<uuid:patient_id>/blocks/<uuid:block_id>/end/", views.block_end_view, name="block_end"),
 ]

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ympa.access.pdl_models import AssertionType, Block, BlockType, PdlAssertion
 from ympa.access.pdl_services import (
+    MAX_TEMPORARY_REVOKE_HOURS,
     BlockRequest,
     block_end,
     block_register,
@@ -31,6 +32,7 @@ from ympa.access.pdl_services import (
     consent_register,
     emergency_access_open,
     emergency_access_register,
+    temporary_revoke_blocks,
 )
 from ympa.access.routes import returns_patient_data
 from ympa.access.services import patient_access
@@ -61,6 +63,17 @@ class ConsentForm(StyledForm):
         max_value=3650,
         required=False,
     )
+
+
+class RevokeForm(StyledForm):
+    prefix = "revoke"
+    hours = forms.IntegerField(
+        label=gettext_lazy("Lift the blocks for (hours)"),
+        min_value=1,
+        max_value=MAX_TEMPORARY_REVOKE_HOURS,
+        initial=1,
+    )
+    only_me = forms.BooleanField(label=gettext_lazy("Only for me"), required=False, initial=True)
 
 
 class EmergencyForm(StyledForm):
@@ -105,6 +118,7 @@ def pdl_context(request: StaffRequest, patient: Patient, history: PatientHistory
         "care_relation_form": CareRelationForm() if history.needs_care_relation else None,
         "consent_form": ConsentForm() if elsewhere and not consents else None,
         "emergency_form": EmergencyForm() if history.blocked_information else None,
+        "revoke_form": RevokeForm() if history.blocked_information else None,
         "block_form": BlockForm(units=provider_units(request)),
         "blocks": list(
             Block.objects.filter(
@@ -285,6 +299,32 @@ def block_end_view(request: StaffRequest, patient_id: UUID, block_id: UUID) -> H
             _refused(request, exc)
         else:
             messages.success(request, _("The block is lifted."))
+    else:
+        _errors(request, form)
+    return _back(patient)
+
+
+@returns_patient_data
+@staff_view()
+@reauthenticated()
+@require_POST
+def revoke_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
+    """The patient consents to lifting, for a few hours, the blocks that hide information from the reader."""
+    patient = _patient(request, patient_id)
+    form = RevokeForm(request.POST)
+    if form.is_valid():
+        try:
+            revokes = temporary_revoke_blocks(
+                actor=request.actor,
+                patient=patient,
+                hours=form.cleaned_data["hours"],
+                only_me=form.cleaned_data["only_me"],
+            )
+        except (NotPermitted, ValidationError) as exc:
+            _refused(request, exc)
+        else:
+            if revokes:
+                messages.success(request, _("The blocks are lifted for a while, with the patient's consent."))
     else:
         _errors(request, form)
     return _back(patient)

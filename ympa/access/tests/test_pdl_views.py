@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
@@ -137,3 +138,16 @@ def test_an_expired_consent_no_longer_opens(citizen: Patient, nurse_b: User, dos
         ends_at=timezone.now() - timedelta(minutes=1), starts_at=timezone.now() - timedelta(days=1)
     )
     assert BATCH not in client.get(f"/patients/{citizen.pk}/").content.decode()
+
+
+def test_the_patients_consent_lifts_the_blocks_for_a_while(
+    citizen: Patient, nurse_a: User, nurse_b: User, dose_at_a: None
+) -> None:
+    block_register(actor=actor_of(nurse_a), patient=citizen, request=BlockRequest(BlockType.OUTER, None))
+    client = high(nurse_b)
+    client.post(f"/patients/pdl/{citizen.pk}/care-relation/", {"relation-purpose": "Vaccination"})
+    client.post(f"/patients/pdl/{citizen.pk}/consent/", {"consent-scope": "me"})
+    client.post(f"/patients/pdl/{citizen.pk}/blocks/lift/", {"revoke-hours": "2", "revoke-only_me": "on"})
+    assert BATCH in client.get(f"/patients/{citizen.pk}/").content.decode()
+    with time_machine.travel(timezone.now() + timedelta(hours=3)):
+        assert BATCH not in high(nurse_b).get(f"/patients/{citizen.pk}/").content.decode()

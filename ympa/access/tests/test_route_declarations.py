@@ -45,7 +45,7 @@ from ympa.journal.services import (
     forecast_refresh_patient,
     vaccination_record,
 )
-from ympa.orgs.models import Assignment
+from ympa.orgs.models import Assignment, CareUnit
 from ympa.patients.models import Patient
 from ympa.patients.services import PatientDetails, patient_register
 
@@ -198,6 +198,21 @@ def _api(path: str, attribute: str | None = None) -> Callable[[Record], str]:
 def _emergency_url(record: Record, name: str) -> str:
     emergency = emergency_access_register(actor=actor_of(record.nurse), patient=record.patient, reason="Akut")
     return reverse(name, args=[record.patient.pk, emergency.pk])
+
+
+def _revoke_url(record: Record) -> str:
+    """An inner block on another unit of the nurse's provider: one her unit can lift with consent."""
+    unit = record.nurse.assignments.get().care_unit
+    assert unit is not None
+    # get_or_create: the test builds each URL twice.
+    other, _created = CareUnit.objects.get_or_create(
+        hsa_id="SE5599000019-A009",
+        defaults={"name": "A9", "care_provider": unit.care_provider, "municipality": unit.municipality},
+    )
+    block_register(
+        actor=actor_of(record.nurse), patient=record.patient, request=BlockRequest(BlockType.INNER, other)
+    )
+    return reverse("access:revoke", args=[record.patient.pk])
 
 
 def _block_end_url(record: Record) -> str:
@@ -385,6 +400,7 @@ CALLS: dict[str, tuple[Call, ...]] = {
             lambda r: {"block-block_type": "outer"},
         ),
     ),
+    "access:revoke": (Call("POST", _revoke_url, 302, Action.CREATE, lambda r: {"revoke-hours": "1"}),),
     "access:block_end": (
         Call("POST", _block_end_url, 302, Action.UPDATE, lambda r: {"end-reason": "Patienten ville häva"}),
     ),
