@@ -6,7 +6,7 @@ changes to blocks need a recent proof of identity (`reauthenticated`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -153,6 +153,30 @@ def _refused(request: StaffRequest, exc: NotPermitted | ValidationError) -> None
     messages.error(request, "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
 
 
+def _act(
+    request: StaffRequest,
+    patient: Patient,
+    form: forms.Form,
+    action: Callable[[dict[str, Any]], object],
+    success: str,
+) -> HttpResponse:
+    """Validate `form`, run the service `action` on its data, say how it went, and go back to the patient.
+
+    An action that returns an empty list did nothing (no block to lift), so there is nothing to confirm.
+    """
+    if not form.is_valid():
+        _errors(request, form)
+    else:
+        try:
+            result = action(form.cleaned_data)
+        except (NotPermitted, ValidationError) as exc:
+            _refused(request, exc)
+        else:
+            if result != []:
+                messages.success(request, success)
+    return _back(patient)
+
+
 def _errors(request: StaffRequest, form: forms.Form) -> None:
     for errors in form.errors.values():
         for error in errors:
@@ -164,13 +188,13 @@ def _errors(request: StaffRequest, form: forms.Form) -> None:
 @require_POST
 def care_relation_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
     patient = _patient(request, patient_id)
-    form = CareRelationForm(request.POST)
-    if form.is_valid():
-        care_relation_register(actor=request.actor, patient=patient, purpose=form.cleaned_data["purpose"])
-        messages.success(request, _("The care relation is registered."))
-    else:
-        _errors(request, form)
-    return _back(patient)
+    return _act(
+        request,
+        patient,
+        CareRelationForm(request.POST),
+        lambda data: care_relation_register(actor=request.actor, patient=patient, purpose=data["purpose"]),
+        _("The care relation is registered."),
+    )
 
 
 @returns_patient_data
@@ -178,23 +202,18 @@ def care_relation_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
 @require_POST
 def consent_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
     patient = _patient(request, patient_id)
-    form = ConsentForm(request.POST)
-    if form.is_valid():
-        days = form.cleaned_data["days"]
-        try:
-            consent_register(
-                actor=request.actor,
-                patient=patient,
-                whole_unit=form.cleaned_data["scope"] == "unit",
-                valid_until=timezone.now() + timedelta(days=days) if days else None,
-            )
-        except (NotPermitted, ValidationError) as exc:
-            _refused(request, exc)
-        else:
-            messages.success(request, _("The patient's consent is registered."))
-    else:
-        _errors(request, form)
-    return _back(patient)
+    return _act(
+        request,
+        patient,
+        ConsentForm(request.POST),
+        lambda data: consent_register(
+            actor=request.actor,
+            patient=patient,
+            whole_unit=data["scope"] == "unit",
+            valid_until=timezone.now() + timedelta(days=data["days"]) if data["days"] else None,
+        ),
+        _("The patient's consent is registered."),
+    )
 
 
 @returns_patient_data
@@ -268,20 +287,19 @@ def emergency_open_view(request: StaffRequest, patient_id: UUID, emergency_id: U
 def block_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
     patient = _patient(request, patient_id)
     form = BlockForm(request.POST, units=provider_units(request))
-    if form.is_valid():
-        target = form.units.get(form.cleaned_data["care_unit"])
-        request_ = BlockRequest(
-            BlockType(form.cleaned_data["block_type"]), target, reason=form.cleaned_data["reason"]
-        )
-        try:
-            block_register(actor=request.actor, patient=patient, request=request_)
-        except (NotPermitted, ValidationError) as exc:
-            _refused(request, exc)
-        else:
-            messages.success(request, _("The block is registered."))
-    else:
-        _errors(request, form)
-    return _back(patient)
+    return _act(
+        request,
+        patient,
+        form,
+        lambda data: block_register(
+            actor=request.actor,
+            patient=patient,
+            request=BlockRequest(
+                BlockType(data["block_type"]), form.units.get(data["care_unit"]), reason=data["reason"]
+            ),
+        ),
+        _("The block is registered."),
+    )
 
 
 @returns_patient_data
@@ -291,17 +309,13 @@ def block_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
 def block_end_view(request: StaffRequest, patient_id: UUID, block_id: UUID) -> HttpResponse:
     patient = _patient(request, patient_id)
     block = get_object_or_404(Block, pk=block_id, patient=patient)
-    form = EndForm(request.POST)
-    if form.is_valid():
-        try:
-            block_end(actor=request.actor, block=block, reason=form.cleaned_data["reason"])
-        except NotPermitted as exc:
-            _refused(request, exc)
-        else:
-            messages.success(request, _("The block is lifted."))
-    else:
-        _errors(request, form)
-    return _back(patient)
+    return _act(
+        request,
+        patient,
+        EndForm(request.POST),
+        lambda data: block_end(actor=request.actor, block=block, reason=data["reason"]),
+        _("The block is lifted."),
+    )
 
 
 @returns_patient_data
@@ -311,20 +325,12 @@ def block_end_view(request: StaffRequest, patient_id: UUID, block_id: UUID) -> H
 def revoke_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
     """The patient consents to lifting, for a few hours, the blocks that hide information from the reader."""
     patient = _patient(request, patient_id)
-    form = RevokeForm(request.POST)
-    if form.is_valid():
-        try:
-            revokes = temporary_revoke_blocks(
-                actor=request.actor,
-                patient=patient,
-                hours=form.cleaned_data["hours"],
-                only_me=form.cleaned_data["only_me"],
-            )
-        except (NotPermitted, ValidationError) as exc:
-            _refused(request, exc)
-        else:
-            if revokes:
-                messages.success(request, _("The blocks are lifted for a while, with the patient's consent."))
-    else:
-        _errors(request, form)
-    return _back(patient)
+    return _act(
+        request,
+        patient,
+        RevokeForm(request.POST),
+        lambda data: temporary_revoke_blocks(
+            actor=request.actor, patient=patient, hours=data["hours"], only_me=data["only_me"]
+        ),
+        _("The blocks are lifted for a while, with the patient's consent."),
+    )

@@ -22,6 +22,7 @@ from ympa.access.pdl_services import BlockRequest, block_register
 from ympa.authn.assurance import SESSION_KEY
 from ympa.authn.models import User
 from ympa.journal.services import vaccination_record
+from ympa.orgs.models import CareUnit
 from ympa.patients.models import Patient
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("standing_orders")]
@@ -151,3 +152,24 @@ def test_the_patients_consent_lifts_the_blocks_for_a_while(
     assert BATCH in client.get(f"/patients/{citizen.pk}/").content.decode()
     with time_machine.travel(timezone.now() + timedelta(hours=3)):
         assert BATCH not in high(nurse_b).get(f"/patients/{citizen.pk}/").content.decode()
+
+
+def test_a_block_registered_in_the_patient_view_keeps_its_unit_and_note(
+    citizen: Patient, nurse_a: User, unit_a2: CareUnit
+) -> None:
+    client = high(nurse_a)
+    response = client.post(
+        f"/patients/pdl/{citizen.pk}/blocks/",
+        {
+            "block-block_type": "inner",
+            "block-care_unit": str(unit_a2.pk),
+            "block-reason": "Patientens begäran",
+        },
+    )
+    assert response.status_code == 302
+    block = Block.objects.get()
+    assert (block.block_type, block.information_care_unit_id) == ("inner", unit_a2.pk)
+    assert block.reason == "På begäran" and block.information_start is None
+    # An inner block must name a unit: refused, nothing more registered.
+    client.post(f"/patients/pdl/{citizen.pk}/blocks/", {"block-block_type": "inner", "block-care_unit": ""})
+    assert Block.objects.count() == 1
