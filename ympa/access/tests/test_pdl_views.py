@@ -163,7 +163,7 @@ def test_a_block_registered_in_the_patient_view_keeps_its_unit_and_note(
         {
             "block-block_type": "inner",
             "block-care_unit": str(unit_a2.pk),
-            "block-reason": "Patientens begäran",
+            "block-reason": "På begäran",
         },
     )
     assert response.status_code == 302
