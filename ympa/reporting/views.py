@@ -1,0 +1,202 @@
+"""The infection-control officer's pages: the region's dose counts, and the batch recall list."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from ympa.access.routes import no_patient_data, returns_patient_data
+from ympa.authn.decorators import reauthenticated, staff_view
+from ympa.authn.request import StaffRequest
+from ympa.core.errors import NotPermitted
+from ympa.orgs.rights import Right
+from ympa.reporting.forms import PeriodForm, RecallForm
+from ympa.reporting.selectors import CountRow, officer_region
+from ympa.reporting.services import BatchRecall, batch_recall_list, region_aggregate
+
+
+def _refused(request: StaffRequest, exc: NotPermitted) -> HttpResponse:
+    return render(request, "403.html", {"message": exc.message}, status=403)
+
+
+# The bar chart's geometry, in SVG user units.
+BAR_WIDTH = 36
+BAR_GAP = 8
+CHART_HEIGHT = 160
+LABEL_SPACE = 36
+
+
+@dataclass(frozen=True)
+class Bar:
+    month: date
+    value: int | None
+    x: int
+    y: int
+    height: int
+
+    @property
+    def center(self) -> int:
+        return self.x + BAR_WIDTH // 2
+
+
+@dataclass(frozen=True)
+class Chart:
+    bars: tuple[Bar, ...]
+    bar_width: int
+    width: int
+    height: int
+    baseline: int
+
+
+def _chart(months: tuple[date, ...], totals: CountRow) -> Chart:
+    """Bars for the doses per month. A withheld month gets no bar, only its "<5" label: a bar's height
+    would show the count the table withholds."""
+    top = max((n for n in totals.counts if n), default=0)
+    bars = []
+    for index, (month, value) in enumerate(zip(months, totals.counts, strict=True)):
+        height = round(CHART_HEIGHT * value / top) if value and top else 0
+        x = BAR_GAP + index * (BAR_WIDTH + BAR_GAP)
+        bars.append(Bar(month, value, x, LABEL_SPACE // 2 + CHART_HEIGHT - height, height))
+    return Chart(
+        bars=tuple(bars),
+        bar_width=BAR_WIDTH,
+        width=BAR_GAP + len(months) * (BAR_WIDTH + BAR_GAP),
+        height=CHART_HEIGHT + LABEL_SPACE * 3 // 2,
+        baseline=LABEL_SPACE // 2 + CHART_HEIGHT,
+    )
+
+
+@no_patient_data(
+    "aggregates only: dose counts per month, vaccine and care provider in the officer's region, counts "
+    "under five withheld; no identified patient's data is returned, and the read is still logged"
+)
+@staff_view(right=Right.VIEW_STATISTICS)
+@require_GET
+def region_view(request: StaffRequest) -> HttpResponse:
+    try:
+        officer_region(request.actor)
+    except NotPermitted as exc:
+        return _refused(request, exc)
+    form = PeriodForm(request.GET or None, initial=PeriodForm.default(timezone.localdate()))
+    context: dict[str, object] = {"form": form}
+    if not form.is_bound or form.is_valid():
+        if form.is_bound:
+            start, end = form.period()
+        else:
+            start = form.initial["start"]
+            end = timezone.localdate()
+        try:
+            counts = region_aggregate(actor=request.actor, start=start, end=end)
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            context.update(counts=counts, chart=_chart(counts.months, counts.month_totals))
+    return render(request, "reporting/region.html", context)
+
+
+@returns_patient_data
+@staff_view()
+@require_http_methods(["GET", "POST"])
+def recall_view(request: StaffRequest) -> HttpResponse:
+    """GET: the form. POST: the list. A POST, so that the batch and the reason stay out of URLs and the
+    server's access logs."""
+    try:
+        officer_region(request.actor)
+    except NotPermitted as exc:
+        return _refused(request, exc)
+    form = RecallForm(request.POST if request.method == "POST" else None)
+    recall: BatchRecall | None = None
+    if form.is_bound and form.is_valid():
+        try:
+            recall = batch_recall_list(
+                actor=request.actor,
+                product=form.cleaned_data["product"],
+                batch_number=form.cleaned_data["batch_number"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+    return render(request, "reporting/recall.html", {"form": form, "recall": recall})
+
+
+@returns_patient_data
+@staff_view()
+@reauthenticated()
+@require_POST
+def recall_csv_view(request: StaffRequest) -> HttpResponse:
+    """The recall list as a file for the officer's follow-up, from the same form as the page."""
+    try:
+        officer_region(request.actor)
+    except NotPermitted as exc:
+        return _refused(request, exc)
+    form = RecallForm(request.POST)
+    if form.is_valid():
+        try:
+            recall = batch_recall_list(
+                actor=request.actor,
+                product=form.cleaned_data["product"],
+                batch_number=form.cleaned_data["batch_number"],
+                reason=form.cleaned_data["reason"],
+                export=True,
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            response = HttpResponse(_csv(recall), content_type="text/csv; charset=utf-8")
+            name = f"aterkallelse-{slugify(recall.batch_number) or 'batch'}-{timezone.localdate():%Y%m%d}.csv"
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+            return response
+    return render(request, "reporting/recall.html", {"form": form, "recall": None})
+
+
+# A cell starting with one of these is a formula to a spreadsheet; a phone number (+46 70...) is not.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PHONE = re.compile(r"\+?[\d\s-]+")
+
+
+def _cell(value: str) -> str:
+    """`value`, made inert for a spreadsheet that opens the file (CSV injection)."""
+    if value.startswith(_FORMULA_START) and not _PHONE.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def _csv(recall: BatchRecall) -> bytes:
+    """Semicolon-separated with a byte-order mark: what Excel with Swedish settings opens as columns."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(
+        [
+            _("Patient"),
+            _("Identity number"),
+            _("Given at"),
+            _("Care unit"),
+            _("Care provider"),
+            _("Phone"),
+            _("Status"),
+        ]
+    )
+    for row in recall.rows:
+        writer.writerow(
+            [
+                _cell(row.name),
+                row.identifier,
+                timezone.localtime(row.given_at).strftime("%Y-%m-%d %H:%M"),
+                _cell(row.care_unit),
+                _cell(row.care_provider),
+                _("Protected identity") if row.protected_identity else _cell(row.phone),
+                _("Signed") if row.signed else _("Unsigned"),
+            ]
+        )
+    return ("\ufeff" + out.getvalue()).encode()
