@@ -8,6 +8,7 @@ app_name = "citizen"
 _purpose = {"purpose": Purpose.CITIZEN_LOGIN}
 urlpatterns = [
     path("", views.home_view, name="home"),
+    path("record/<uuid:patient_id>/", views.record_view, name="record"),
     path("login/", bankid_views.bankid_view, _purpose, name="login"),
     path("login/status/", bankid_views.bankid_status_view, _purpose, name="login_status"),
     path("login/cancel/", bankid_views.bankid_cancel_view, _purpose, name="login_cancel"),
