@@ -24,7 +24,14 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from bench.database import Database, drop_postgres_database, postgres_database, sqlite_database
-from bench.load import Measurement, floor_request, measure, median_of, record_request
+from bench.load import (
+    Measurement,
+    floor_request,
+    measure,
+    median_of,
+    overview_request,
+    record_request,
+)
 from bench.report import print_database, print_summary
 from bench.server import REPO, BenchError, Server, run_ympa, wait_for_quiet
 
@@ -32,6 +39,10 @@ from bench.server import REPO, BenchError, Server, run_ympa, wait_for_quiet
 SYNTH_UNITS = 6
 SECRET_KEY = "ympa-bench-not-secret-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105 - loopback bench
 RECORD_P99_FACTOR = 5.0
+# Readers of the shared record at other care providers (`ympa synth --readers`), one client each.
+READERS = 8
+READER_PATIENTS = 2000
+ACCESS_P99_BUDGET_MS = 2.0
 POSTGRES_RECORDS_PER_SECOND = 200.0
 
 
@@ -158,6 +169,8 @@ class Prepared:
     result: DatabaseResult
     env: dict[str, str]
     tokens: list[str] = field(default_factory=list)
+    reader_tokens: list[str] = field(default_factory=list)
+    readable: list[Any] = field(default_factory=list)
     patients: list[Any] = field(default_factory=list)
     adults: list[Any] = field(default_factory=list)
     mark: float = field(default_factory=time.perf_counter)
@@ -197,6 +210,10 @@ def prepare_database(vendor: str, plan: Plan, data_dir: Path, env: dict[str, str
             str(plan.vaccinations),
             "--seed",
             "1",
+            "--readers",
+            str(READERS),
+            "--reader-patients",
+            str(200 if plan.smoke else READER_PATIENTS),
             "--json",
         ],
         db_env,
@@ -223,11 +240,16 @@ def prepare_database(vendor: str, plan: Plan, data_dir: Path, env: dict[str, str
         run_ympa(["api-token", f"synth.ssk.{unit:02d}.1", "--name", "bench"], db_env)[0].strip()
         for unit in range(1, (1 if plan.smoke else min(plan.clients, SYNTH_UNITS)) + 1)
     ]
+    prepared.reader_tokens = [
+        run_ympa(["api-token", username, "--name", "bench"], db_env)[0].strip()
+        for username in result.synth["readers"]["usernames"]
+    ]
+    prepared.readable = database.reader_patients(READER_PATIENTS)
     prepared.patients = database.sample_patients(5000)
     # Doses are recorded for adults: an influenza dose for a child under six months would not count.
     today = datetime.now(ZoneInfo("Europe/Stockholm")).date()
     prepared.adults = database.sample_patients(5000, born_before=today.replace(year=today.year - 18, day=1))
-    if not prepared.patients or not prepared.adults:
+    if not prepared.patients or not prepared.adults or not prepared.readable:
         raise BenchError("no synthetic patients found after ympa synth")
     prepared.phase("tokens and sample")
     return prepared
@@ -263,8 +285,14 @@ def prepare_all(plan: Plan, data_dir: Path, env: dict[str, str]) -> list[Prepare
 def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[str, Any]:
     database, env, tokens = prepared.database, prepared.env, prepared.tokens
     floor, record = floor_request(prepared.patients), record_request(prepared.adults)
+    ungated = overview_request(prepared.readable, gated=False)
+    gated = overview_request(prepared.readable, gated=True)
+    readers = prepared.reader_tokens
     floors: list[Measurement] = []
     records: list[Measurement] = []
+    # The access decision and log: the same overview without and with them, 8 clients in 8 providers;
+    # and with them, all 8 clients in one provider (one chain: what serialisation on the log would cost).
+    overviews: dict[str, list[Measurement]] = {"ungated": [], "gated": [], "one_provider": []}
     with Server({**env, "YMPA_WEB_THREADS": str(plan.threads)}, workers=workers, log=log) as server:
         idle_rss = server.rss_mb()
         # Warm-up: every worker imports its views and opens its database connection.
@@ -275,6 +303,9 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
             for name, request, sink, auth in (
                 ("floor", floor, floors, ()),
                 ("record", record, records, tokens),
+                ("ungated", ungated, overviews["ungated"], readers),
+                ("gated", gated, overviews["gated"], readers),
+                ("one_provider", gated, overviews["one_provider"], readers[:1]),
             ):
                 if plan.quiet_wait > 0:
                     waited = wait_for_quiet(plan.quiet_wait)
@@ -292,7 +323,7 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
                 )
                 sink.append(m)
                 print(
-                    f"   {database.label:<10} w={workers} round {round_number} {name:<6} "
+                    f"   {database.label:<10} w={workers} round {round_number} {name:<12} "
                     f"{m.throughput:8.1f} req/s  p50 {m.p50_ms:7.1f} ms  p99 {m.p99_ms:7.1f} ms  "
                     f"errors {m.errors}  server {m.server_rss_mb:4.0f} MB  CPU: app "
                     f"{m.server_cpu_percent:3.0f}% db {m.database_cpu_percent:3.0f}% client "
@@ -301,6 +332,8 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
                 for sample in m.error_samples[:2]:
                     print(f"      error: {sample}")
     floor_median, record_median = median_of(floors), median_of(records)
+    access = {key: median_of(measured) for key, measured in overviews.items()}
+    added_p99 = access["gated"]["p99_ms"] - access["ungated"]["p99_ms"]
     ratio = record_median["p99_ms"] / floor_median["p99_ms"] if floor_median["p99_ms"] else float("inf")
     return {
         "workers": workers,
@@ -313,7 +346,21 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
         "floor_rounds": [m.as_dict() for m in floors],
         "record_rounds": [m.as_dict() for m in records],
         "p99_ratio": ratio,
+        "access": {
+            **access,
+            "added_p50_ms": access["gated"]["p50_ms"] - access["ungated"]["p50_ms"],
+            "added_p99_ms": added_p99,
+            "one_provider_throughput_ratio": (
+                access["one_provider"]["throughput"] / access["gated"]["throughput"]
+                if access["gated"]["throughput"]
+                else 0.0
+            ),
+            "rounds": {key: [m.as_dict() for m in measured] for key, measured in overviews.items()},
+        },
         "targets": {
+            "access_adds_at_most_2ms_p99": (
+                added_p99 <= ACCESS_P99_BUDGET_MS if database.vendor == "postgresql" else None
+            ),
             "record_p99_within_5x_floor": ratio <= RECORD_P99_FACTOR,
             "records_per_second_200": (
                 record_median["throughput"] >= POSTGRES_RECORDS_PER_SECOND

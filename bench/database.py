@@ -54,6 +54,22 @@ class Database:
                 rows = conn.execute(query.replace("?", "%s"), params).fetchall()
         return [Patient(id=str(uuid.UUID(str(pk))), identifier=str(identifier)) for pk, identifier in rows]
 
+    def reader_patients(self, count: int) -> list[Patient]:
+        """Patients the synthetic readers (`ympa synth --readers`) have a care relation and consent for."""
+        query = (
+            "SELECT DISTINCT p.id, p.identifier FROM patients_patient p "
+            "JOIN access_carerelation r ON r.patient_id = p.id WHERE r.purpose = 'Vaccination (synth)' "
+            "LIMIT ?"
+        )
+        if self.vendor == "sqlite":
+            with sqlite3.connect(self.sqlite_path) as conn:
+                rows = conn.execute(query, (count,)).fetchall()
+        else:
+            assert self.url is not None
+            with psycopg.connect(self.url) as conn:
+                rows = conn.execute(query.replace("?", "%s"), (count,)).fetchall()
+        return [Patient(id=str(uuid.UUID(str(pk))), identifier=str(identifier)) for pk, identifier in rows]
+
     def facts(self) -> dict[str, object]:
         """Version and size of the database (after the fill)."""
         if self.vendor == "sqlite":

@@ -90,6 +90,21 @@ def record_request(patients: Sequence[Patient]) -> Request:
     return call
 
 
+def overview_request(patients: Sequence[Patient], *, gated: bool) -> Request:
+    """A patient's vaccinations as a reader at another care provider sees them (`/bench/overview`): with the
+    access decision and the log row (gated), or the same reads without them."""
+    flag = "1" if gated else "0"
+
+    def call(client: httpx.Client, rng: random.Random) -> tuple[bool, str]:
+        patient = rng.choice(patients)
+        response = client.get(f"/bench/overview/{patient.id}", params={"gated": flag})
+        if response.status_code == 200 and isinstance(response.json(), list):
+            return True, ""
+        return False, f"overview {response.status_code}: {response.text[:200]}"
+
+    return call
+
+
 def _percentile(ordered: list[float], fraction: float) -> float:
     if not ordered:
         return 0.0

@@ -77,6 +77,24 @@ def print_database(result: dict[str, Any], smoke: bool) -> None:
             "SQLite runs inside the app), the load generator, and anything else on the machine (other: "
             "not this benchmark; it competes for the same cores). CPU ms/req: app + database."
         )
+        access = run.get("access")
+        if access:
+            for key, name in (
+                ("ungated", "overview without access layer"),
+                ("gated", "overview, 8 readers, 8 providers"),
+                ("one_provider", "overview, 8 readers, 1 provider"),
+            ):
+                m = access[key]
+                print(
+                    f"  {name:<33}{m['throughput']:>9.1f}{m['p50_ms']:>9.1f}{m['p99_ms']:>9.1f}"
+                    f"{m['max_ms']:>9.1f}{m['errors']:>8.0f}{m['server_rss_mb']:>11.0f}"
+                )
+            print(
+                f"  access decision + log adds {access['added_p50_ms']:+.1f} ms at p50, "
+                f"{access['added_p99_ms']:+.1f} ms at p99 (target ≤ 2 ms on PostgreSQL: "
+                f"{_verdict(run['targets'].get('access_adds_at_most_2ms_p99'))}); one provider / eight "
+                f"providers throughput = {access['one_provider_throughput_ratio']:.2f}"
+            )
         targets = run["targets"]
         print(
             f"  record p99 / floor p99 = {run['p99_ratio']:.2f} (target ≤ 5: "
@@ -103,6 +121,13 @@ def print_summary(document: dict[str, Any], path: Path) -> None:
                 f"p99 {floor['p99_ms']:6.1f} ms | record+sign {record['throughput']:6.1f} req/s "
                 f"p99 {record['p99_ms']:6.1f} ms | ratio {run['p99_ratio']:.2f}"
             )
+            access = run.get("access")
+            if access:
+                print(
+                    f"  {'':<10}       overview {access['gated']['throughput']:7.1f} req/s p99 "
+                    f"{access['gated']['p99_ms']:6.1f} ms, access layer adds "
+                    f"{access['added_p99_ms']:+.1f} ms p99 ({access['added_p50_ms']:+.1f} ms p50)"
+                )
     forecast = document.get("forecast") or {}
     if forecast:
         shown = ", ".join(

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "ympa.journal",
     "ympa.notify",
     "ympa.citizen",
+    "ympa.reporting",
 ]
 
 MIDDLEWARE = [
@@ -112,6 +113,7 @@ MIDDLEWARE = [
     "ympa.authn.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "ympa.core.middleware.ServiceErrorMiddleware",
 ]
 
 ROOT_URLCONF = "ympa.urls"
@@ -274,5 +276,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("YMPA_LOG_LEVEL", "INFO")},
     # The huey consumer attaches its own handler; without this its lines would print twice.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "huey": {"propagate": False}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "huey": {"propagate": False},
+        # WeasyPrint and fontTools tell every step of every PDF at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

@@ -12,7 +12,9 @@ urlpatterns = [
     path("", include("ympa.authn.urls")),
     path("patients/", include("ympa.patients.urls")),
     path("patients/pdl/", include("ympa.access.urls")),
+    path("logs/", include("ympa.access.review_urls")),
     path("citizen/", include("ympa.citizen.urls")),
+    path("region/", include("ympa.reporting.urls")),
     path("", include("ympa.orgs.urls")),
     path("", include("ympa.journal.urls")),
 ]
@@ -21,4 +23,7 @@ if env_bool("YMPA_BENCH", False):
     # The benchmark's floor (`make bench` sets YMPA_BENCH=1); never part of a normal deployment.
     from ympa.core import bench_views
 
-    urlpatterns.append(path("bench/floor", bench_views.floor, name="bench-floor"))
+    urlpatterns += [
+        path("bench/floor", bench_views.floor, name="bench-floor"),
+        path("bench/overview/<uuid:patient_id>", bench_views.overview, name="bench-overview"),
+    ]

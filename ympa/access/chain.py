@@ -58,15 +58,14 @@ def derive_keys(secret: str) -> tuple[bytes, bytes]:
 def chain_for(*, care_provider_id: int | None, patient_id: str | None) -> int:
     """The chain of a row: from its care provider, else its patient (hex id), else a fixed one.
 
-    A stable hash (not Python's salted `hash`), so every process puts a care provider's rows in the same
-    chain: its writers queue behind each other, other providers' writers rarely share their lock.
+    A care provider's rows go to chain id mod CHAINS: its writers queue behind each other, and the first
+    CHAINS providers (every provider of a region, in practice) never share a chain with another. Rows without
+    a provider use a stable hash (not Python's salted `hash`) of the patient, so every process agrees.
+    Rows keep the chain they were written in; changing this mapping moves only new rows.
     """
     if care_provider_id is not None:
-        key = f"provider:{care_provider_id}"
-    elif patient_id is not None:
-        key = f"patient:{patient_id}"
-    else:
-        key = "none"
+        return care_provider_id % CHAINS
+    key = f"patient:{patient_id}" if patient_id is not None else "none"
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % CHAINS
 
 

@@ -28,9 +28,9 @@ class AuditEvent(models.Model):
 
     Tamper evidence (`ympa.access.chain`, `services.audit_events_save`, `verify.audit_log_verify`):
 
-    - **Chains.** Rows are spread over a fixed number of chains (`chain.CHAINS`, 64) by a stable hash of the
-      care provider, else the patient, else a fixed key. A row's place is (chain, seq): seq counts from 1
-      without gaps within its chain (unique together).
+    - **Chains.** Rows are spread over a fixed number of chains (`chain.CHAINS`, 64): by the care provider's
+      id (mod 64), else a stable hash of the patient, else a fixed key. A row's place is (chain, seq): seq
+      counts from 1 without gaps within its chain (unique together).
     - **Row MAC.** row_hash is HMAC-SHA-256 over the row's canonical form: every field but the id as a JSON
       array (`chain.HEADER_FIELDS`, ending with prev_hash, the row_hash of the row before it in its chain,
       `chain.GENESIS` for seq 1), a newline, and the detail as PostgreSQL prints jsonb. The key derives from
@@ -139,6 +139,7 @@ from ympa.access.pdl_models import (  # noqa: E402
     PdlAssertion,
     TemporaryRevoke,
 )
+from ympa.access.review_models import LogReview  # noqa: E402
 
 __all__ = [
     "Action",
@@ -147,6 +148,7 @@ __all__ = [
     "AuditEvent",
     "Block",
     "CareRelation",
+    "LogReview",
     "PdlAssertion",
     "TemporaryRevoke",
 ]

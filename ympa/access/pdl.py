@@ -114,6 +114,8 @@ class AssertionFact:
     kind: str  # "consent" or "emergency"
     care_unit_id: int
     user_id: int | None
+    # An emergency access's stated reason, for the log rows of the reads it opens.
+    reason: str = ""
 
     def applies_to(self, reader: Reader) -> bool:
         return self.care_unit_id == reader.care_unit_id and (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -28,10 +29,10 @@ from ympa.access.pdl_models import (
     TemporaryRevoke,
 )
 from ympa.access.services import audit_event_record
-from ympa.core.actor import Actor
+from ympa.core.actor import Actor, ActorKind
 from ympa.core.errors import NotPermitted
 from ympa.orgs.models import Assignment, CareUnit
-from ympa.patients.models import Patient
+from ympa.patients.models import Guardianship, Patient
 
 # Ympa's choice, not the law's: a visit is a care relation from its day until this many days after it (the
 # follow-up of a dose, an adverse event reported later). An explicit care relation states its own period.
@@ -370,10 +371,10 @@ def patient_facts(*, patient: Patient, now: datetime | None = None) -> PatientFa
         )
     )
     assertions = tuple(
-        AssertionFact(kind, unit_id, user_id)
-        for kind, unit_id, user_id, opened in PdlAssertion.objects.filter(
+        AssertionFact(kind, unit_id, user_id, reason if kind == AssertionType.EMERGENCY else "")
+        for kind, unit_id, user_id, opened, reason in PdlAssertion.objects.filter(
             in_force, patient=patient
-        ).values_list("assertion_type", "care_unit_id", "user_id", "opened_at")
+        ).values_list("assertion_type", "care_unit_id", "user_id", "opened_at", "reason")
         if kind == AssertionType.CONSENT or opened is not None
     )
     return PatientFacts(
@@ -392,4 +393,25 @@ def reader_for(actor: Actor, *, assurance: int) -> Reader:
         care_unit_id=unit.pk if unit else None,
         care_provider_id=unit.care_provider_id if unit else None,
         assurance=assurance,
+    )
+
+
+def reader_for_citizen(actor: Actor, *, patient_id: UUID | None, today: date | None = None) -> Reader:
+    """A citizen in the citizen app: their own record (if their login found one) and those of the minor
+    children they are guardian of now (an ended guardianship, or a child who turned 18, gives nothing)."""
+    if actor.kind != ActorKind.CITIZEN or actor.user is not None:
+        raise ValueError("a citizen reader is read for a citizen actor")
+    if patient_id is None:
+        return Reader(user_id=None, care_unit_id=None, care_provider_id=None, assurance=actor.assurance)
+    day = today or timezone.localdate()
+    children = Patient.objects.filter(
+        pk__in=Guardianship.objects.filter(guardian_id=patient_id, ended_at__isnull=True).values("child_id")
+    ).only("pk", "birth_date")
+    return Reader(
+        user_id=None,
+        care_unit_id=None,
+        care_provider_id=None,
+        assurance=actor.assurance,
+        citizen_patient_id=str(patient_id),
+        citizen_children=frozenset(str(child.pk) for child in children if child.is_minor(day)),
     )

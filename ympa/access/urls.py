@@ -16,4 +16,7 @@ urlpatterns = [
     path("<uuid:patient_id>/blocks/", views.block_view, name="block"),
     path("<uuid:patient_id>/blocks/lift/", views.revoke_view, name="revoke"),
     path("<uuid:patient_id>/blocks/<uuid:block_id>/end/", views.block_end_view, name="block_end"),
+    path("log-extract/<uuid:patient_id>/", views.log_extract_page, name="log_extract"),
+    path("log-extract/<uuid:patient_id>/csv", views.log_extract_csv_view, name="log_extract_csv"),
+    path("log-extract/<uuid:patient_id>/pdf", views.log_extract_pdf_view, name="log_extract_pdf"),
 ]

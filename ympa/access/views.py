@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from django import forms
@@ -22,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from ympa.access.extract import LOG_EXTRACT, Format, log_extract_create, log_extract_rows
 from ympa.access.pdl_models import AssertionType, Block, BlockType, PdlAssertion
 from ympa.access.pdl_services import (
     MAX_TEMPORARY_REVOKE_HOURS,
@@ -334,3 +336,82 @@ def revoke_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
         ),
         _("The blocks are lifted for a while, with the patient's consent."),
     )
+
+
+def _date_input() -> forms.DateInput:
+    # A date input sends and shows ISO dates whatever the language.
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class LogExtractForm(StyledForm):
+    start = forms.DateField(label=gettext_lazy("From"), required=False, widget=_date_input())
+    end = forms.DateField(label=gettext_lazy("To"), required=False, widget=_date_input())
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end and start > end:
+            raise ValidationError(_("The period's start is after its end."))
+        return data
+
+
+def _log_extract_page(
+    request: StaffRequest, patient: Patient, form: LogExtractForm, status: int = 200
+) -> HttpResponse:
+    """The log extract's form and, for a valid period, its rows. Showing them is a read of the record."""
+    try:
+        patient_access(actor=request.actor, patient=patient, object_type=LOG_EXTRACT)
+    except NotPermitted as exc:
+        return render(request, "403.html", {"message": exc.message}, status=403)
+    valid = form.is_valid()
+    period = {name: day.isoformat() for name, day in form.cleaned_data.items() if day} if valid else {}
+    return render(
+        request,
+        "access/log_extract.html",
+        {
+            "patient": patient,
+            "form": form,
+            "rows": log_extract_rows(patient=patient, **form.cleaned_data) if valid else None,
+            "query": urlencode(period),
+        },
+        status=status,
+    )
+
+
+@returns_patient_data
+@staff_view()
+@require_GET
+def log_extract_page(request: StaffRequest, patient_id: UUID) -> HttpResponse:
+    """Log extract (loggutdrag): which care units accessed the record and when, to hand to the patient."""
+    patient = _patient(request, patient_id)
+    # Bound even without parameters: no period is the whole log.
+    return _log_extract_page(request, patient, LogExtractForm(request.GET))
+
+
+def _log_extract_download(request: StaffRequest, patient_id: UUID, fmt: Format) -> HttpResponse:
+    patient = _patient(request, patient_id)
+    form = LogExtractForm(request.GET)
+    if not form.is_valid():
+        # No file for a period that makes no sense: the form again, with the error.
+        return _log_extract_page(request, patient, form, status=400)
+    try:
+        extract = log_extract_create(actor=request.actor, patient=patient, fmt=fmt, **form.cleaned_data)
+    except NotPermitted as exc:
+        return render(request, "403.html", {"message": exc.message}, status=403)
+    response = HttpResponse(extract.content, content_type=extract.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{extract.filename}"'
+    return response
+
+
+@returns_patient_data
+@staff_view()
+@require_GET
+def log_extract_csv_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
+    return _log_extract_download(request, patient_id, "csv")
+
+
+@returns_patient_data
+@staff_view()
+@require_GET
+def log_extract_pdf_view(request: StaffRequest, patient_id: UUID) -> HttpResponse:
+    return _log_extract_download(request, patient_id, "pdf")

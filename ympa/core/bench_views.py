@@ -1,15 +1,33 @@
-"""The benchmark floor: the cheapest request the full Django stack can answer with one indexed query.
+"""Benchmark-only views, mounted only when YMPA_BENCH=1 (see ympa/urls.py); never part of a deployment.
 
-Mounted at /bench/floor only when YMPA_BENCH=1 (see ympa/urls.py); `make bench` compares the API's
-latency with it. It reads no session and writes nothing, and answers only whether the identifier exists.
+- `/bench/floor`: the cheapest request the full Django stack can answer with one indexed query; `make bench`
+  compares the other requests' latency with it. It reads no session and writes nothing, and answers only
+  whether the identifier exists.
+- `/bench/overview/<patient>?gated=1|0`: a patient's vaccinations for a bearer token's nurse, as the JSON
+  API returns them. With gated=1 through the real path (`patient_access`: the care-relation check and the
+  access-log row; `patient_history`: the PDL facts and a decision per entry), as if the nurse had logged in
+  with BankID (the shared record needs it; API tokens count as a low-assurance login). With gated=0 the same
+  reads of the patient and the entries without any of that. The difference is what the access decision and
+  the log cost a patient-overview request.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from uuid import UUID
+
+from django.db.models import Prefetch
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from ympa.access.pdl_services import patient_facts
 from ympa.access.routes import no_patient_data
+from ympa.access.services import patient_access
+from ympa.authn.api_auth import BearerToken
+from ympa.core.actor import Actor
+from ympa.journal.api import VaccinationOut
+from ympa.journal.models import AdverseEvent, EntryStatus, Vaccination
+from ympa.journal.selectors import patient_history, with_current
 from ympa.patients.models import Patient
 
 
@@ -22,5 +40,51 @@ def floor(request: HttpRequest) -> JsonResponse:
     identifier = request.GET.get("identifier", "")[:16]
     found = Patient.objects.filter(identifier=identifier).values_list("pk", flat=True).first() is not None
     response = JsonResponse({"found": found})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _bench_actor(request: HttpRequest) -> Actor | None:
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ").strip()
+    if not header.startswith("Bearer ") or BearerToken().authenticate(request, token) is None:
+        return None
+    actor: Actor = request.actor  # type: ignore[attr-defined]
+    return replace(actor, assurance=3)
+
+
+@no_patient_data(
+    "benchmark only (YMPA_BENCH=1, synthetic patients of `make bench`, never in a deployment): with gated=1 "
+    "it reads through patient_access and logs like the API; gated=0 is the ungated comparison"
+)
+@require_GET
+def overview(request: HttpRequest, patient_id: UUID) -> JsonResponse:
+    actor = _bench_actor(request)
+    if actor is None:
+        return JsonResponse({"detail": "unauthorized"}, status=401)
+    patient = Patient.objects.filter(pk=patient_id, is_test_data=True).first()
+    if patient is None:
+        return JsonResponse({"detail": "not found"}, status=404)
+    entries: list[Vaccination]
+    if request.GET.get("gated") == "0":
+        # The same reads as patient_history, without the facts and the decisions.
+        entries = list(
+            with_current(
+                Vaccination.objects.filter(patient=patient).exclude(status=EntryStatus.DRAFT)
+            ).prefetch_related(
+                Prefetch(
+                    "adverse_events",
+                    queryset=AdverseEvent.objects.filter(nullified_at__isnull=True).order_by("onset_at"),
+                    to_attr="active_adverse_events",
+                )
+            )
+        )
+    else:
+        facts = patient_facts(patient=patient)
+        patient_access(
+            actor=actor, patient=patient, object_type="journal.vaccination", object_id="*", facts=facts
+        )
+        entries = list(patient_history(actor=actor, patient=patient, facts=facts).entries)
+    response = JsonResponse([VaccinationOut.of(v).model_dump(mode="json") for v in entries], safe=False)
     response["Cache-Control"] = "no-store"
     return response

@@ -11,6 +11,7 @@ from django.utils import timezone
 from ninja import Field, Header, Router, Schema, Status
 from pydantic import AwareDatetime
 
+from ympa.access.pdl_services import patient_facts
 from ympa.access.routes import returns_patient_data
 from ympa.access.services import patient_access
 from ympa.authn.api_auth import api_actor
@@ -209,8 +210,11 @@ def list_for_patient(request: HttpRequest, response: HttpResponse, patient_id: U
     patient = patient_get(actor=actor, patient_id=patient_id)
     if patient is None:
         raise Http404
-    patient_access(actor=actor, patient=patient, object_type="journal.vaccination", object_id="*")
-    return [VaccinationOut.of(v) for v in patient_history(actor=actor, patient=patient).entries]
+    facts = patient_facts(patient=patient)
+    patient_access(
+        actor=actor, patient=patient, object_type="journal.vaccination", object_id="*", facts=facts
+    )
+    return [VaccinationOut.of(v) for v in patient_history(actor=actor, patient=patient, facts=facts).entries]
 
 
 @router.post(

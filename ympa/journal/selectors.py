@@ -10,8 +10,9 @@ from uuid import UUID
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from ympa.access.pdl import Refusal, Source, decide
+from ympa.access.pdl import PatientFacts, Refusal, Source, decide
 from ympa.access.pdl_services import patient_facts, reader_for
 from ympa.catalog.models import Product
 from ympa.core.actor import Actor
@@ -44,11 +45,11 @@ from ympa.patients.models import Patient
 def _provider_id(actor: Actor) -> int:
     assignment = actor.assignment
     if assignment is None or assignment.care_unit is None:
-        raise NotPermitted("no care unit assignment")
+        raise NotPermitted(_("Choose an active assignment at a care unit to open patient records."))
     return assignment.care_unit.care_provider_id
 
 
-def _with_current(queryset: QuerySet[Vaccination]) -> QuerySet[Vaccination]:
+def with_current(queryset: QuerySet[Vaccination]) -> QuerySet[Vaccination]:
     return queryset.select_related(
         "patient",
         "care_unit__care_provider",
@@ -78,13 +79,14 @@ def _source(vaccination: Vaccination) -> Source:
     return Source(vaccination.care_unit_id, vaccination.care_unit.care_provider_id, day)
 
 
-def patient_history(*, actor: Actor, patient: Patient) -> PatientHistory:
-    """The entries the actor may read, decided per entry by the PDL rules (`ympa.access.pdl`)."""
+def patient_history(*, actor: Actor, patient: Patient, facts: PatientFacts | None = None) -> PatientHistory:
+    """The entries the actor may read, decided per entry by the PDL rules (`ympa.access.pdl`); `facts` are
+    the patient's PDL facts if the caller has read them in this request."""
     provider_id = _provider_id(actor)
     reader = reader_for(actor, assurance=actor.assurance)
-    facts = patient_facts(patient=patient)
+    facts = facts if facts is not None else patient_facts(patient=patient)
     candidates = (
-        _with_current(Vaccination.objects.filter(patient=patient))
+        with_current(Vaccination.objects.filter(patient=patient))
         # Drafts are the writer's own work in progress; they are not part of the shared record.
         .exclude(~Q(care_unit__care_provider_id=provider_id) & Q(status=EntryStatus.DRAFT))
         .prefetch_related(
@@ -131,7 +133,7 @@ def blocked_sources(*, actor: Actor, patient: Patient) -> list[tuple[str, str]]:
     reader = reader_for(actor, assurance=actor.assurance)
     facts = patient_facts(patient=patient)
     places: set[tuple[str, str]] = set()
-    for vaccination in _with_current(
+    for vaccination in with_current(
         Vaccination.objects.filter(patient=patient).exclude(status=EntryStatus.DRAFT)
     ):
         if decide(reader, _source(vaccination), facts).blocked:
@@ -143,7 +145,7 @@ def vaccination_get(*, actor: Actor, vaccination_id: UUID | str) -> Vaccination 
     """One vaccination, if the PDL rules let the actor read it (None otherwise, as if it did not exist)."""
     provider_id = _provider_id(actor)
     vaccination = (
-        _with_current(Vaccination.objects.filter(pk=vaccination_id))
+        with_current(Vaccination.objects.filter(pk=vaccination_id))
         .select_related("order__standing_order", "order__prescriber", "visit")
         .first()
     )
@@ -172,11 +174,11 @@ def adverse_events_of(vaccination: Vaccination) -> list[AdverseEvent]:
 def unsigned_entries(*, actor: Actor, mine_only: bool) -> QuerySet[Vaccination]:
     assignment = actor.assignment
     if assignment is None or assignment.care_unit_id is None:
-        raise NotPermitted("no care unit assignment")
+        raise NotPermitted(_("Choose an active assignment at a care unit to open patient records."))
     queryset = Vaccination.objects.filter(care_unit_id=assignment.care_unit_id, status=EntryStatus.DRAFT)
     if mine_only:
         queryset = queryset.filter(Q(created_by=actor.user) | Q(current_version__performer=actor.user))
-    return _with_current(queryset).order_by("created_at")
+    return with_current(queryset).order_by("created_at")
 
 
 @dataclass(frozen=True)
@@ -347,7 +349,7 @@ def due_worklist(
     read from the stored forecasts. Returns the rows (at most `limit`) and the total count."""
     assignment = actor.assignment
     if assignment is None or assignment.care_unit is None:
-        raise NotPermitted("no care unit assignment")
+        raise NotPermitted(_("Choose an active assignment at a care unit to open patient records."))
     unit = assignment.care_unit
     queryset = (
         StoredForecast.objects.filter(

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from ympa.access.pdl_services import patient_facts
 from ympa.access.routes import returns_patient_data
 from ympa.access.services import patient_access, patient_access_many
 from ympa.access.views import CareRelationForm, pdl_context
@@ -75,7 +76,9 @@ def register(request: StaffRequest) -> HttpResponse:
 @require_GET
 def overview(request: StaffRequest, patient_id: str) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
-    history = patient_history(actor=request.actor, patient=patient)
+    # One read of the PDL facts serves the per-entry decisions and the gate.
+    facts = patient_facts(patient=patient)
+    history = patient_history(actor=request.actor, patient=patient, facts=facts)
     if history.needs_care_relation:
         # No care relation, no record (PDL): only the name and number the search already showed.
         return render(
@@ -84,7 +87,7 @@ def overview(request: StaffRequest, patient_id: str) -> HttpResponse:
             {"patient": patient, "care_relation_form": CareRelationForm()},
             status=403,
         )
-    patient_access(actor=request.actor, patient=patient)
+    patient_access(actor=request.actor, patient=patient, facts=facts)
     today = timezone.localdate()
     return render(
         request,

@@ -173,6 +173,8 @@ def test_the_shard_is_stable_and_spreads_care_providers() -> None:
     )
     chains = {chain_for(care_provider_id=pk, patient_id=None) for pk in range(1, 1001)}
     assert len(chains) == CHAINS
+    # Any CHAINS consecutive providers (a region's, say) never share a chain.
+    assert len({chain_for(care_provider_id=pk, patient_id=None) for pk in range(500, 500 + CHAINS)}) == CHAINS
 
 
 @pytest.mark.django_db

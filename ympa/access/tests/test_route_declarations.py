@@ -24,7 +24,7 @@ from django.test import Client
 from django.urls import resolve, reverse
 from django.utils import timezone
 
-from conftest import actor_of, staff_client
+from conftest import actor_of, make_staff, staff_client
 from ympa.access.models import Action, AuditEvent
 from ympa.access.pdl_models import BlockType
 from ympa.access.pdl_services import BlockRequest, block_register, emergency_access_register
@@ -32,8 +32,9 @@ from ympa.access.routes import Declaration, Route, declaration_of, no_patient_da
 from ympa.access.services import patient_access, patient_access_many
 from ympa.authn.models import User
 from ympa.authn.services import api_token_create
+from ympa.citizen.tests.sessions import citizen_client
 from ympa.core import bench_views
-from ympa.core.actor import Channel
+from ympa.core.actor import ActorKind, Channel
 from ympa.core.errors import NotPermitted
 from ympa.journal.models import AdverseEvent, Condition, Vaccination
 from ympa.journal.selectors import due_worklist
@@ -46,6 +47,7 @@ from ympa.journal.services import (
     vaccination_record,
 )
 from ympa.orgs.models import Assignment, CareUnit
+from ympa.orgs.rights import Role
 from ympa.patients.models import Patient
 from ympa.patients.services import PatientDetails, patient_register
 
@@ -60,7 +62,8 @@ OVERRIDE = "Given: decision support is not what this test is about"
 @dataclass
 class Record:
     """What the calls act on: Tolvan with a draft, a signed dose with an adverse event, a condition and
-    stored forecasts; a child; and the nurse at clinic A with her browser session and API token."""
+    stored forecasts; a child; the nurse at clinic A with her browser session and API token; and Tolvan's
+    own browser session in the citizen app."""
 
     nurse: User
     patient: Patient
@@ -71,6 +74,7 @@ class Record:
     condition: Condition
     browser: Client
     token: str
+    citizen_browser: Client
 
 
 @pytest.fixture
@@ -110,6 +114,7 @@ def record(nurse_a: User, citizen: Patient, administration: Callable[..., Admini
         condition=condition,
         browser=staff_client(nurse_a),
         token=token,
+        citizen_browser=citizen_client(citizen),
     )
 
 
@@ -140,6 +145,11 @@ class Call:
     body: Callable[[Record], dict[str, Any]] | None = None
     patient: Callable[[Record], Patient] = _tolvan
     api: bool = False
+    # Called by Tolvan in the citizen app (logged as the citizen), not by the nurse.
+    citizen: bool = False
+    # Called in the staff app by this user (logged as them) instead of the nurse: for routes the nurse may
+    # not use, such as the infection-control officer's. Called twice per test, so it must give the same user.
+    user: Callable[[Record], User] | None = None
 
 
 def _form(changes: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +223,35 @@ def _revoke_url(record: Record) -> str:
         actor=actor_of(record.nurse), patient=record.patient, request=BlockRequest(BlockType.INNER, other)
     )
     return reverse("access:revoke", args=[record.patient.pk])
+
+
+def _region_officer(record: Record) -> User:
+    """An infection-control officer of the nurse's region (the `officer` persona's region is another)."""
+    officer = User.objects.filter(username="officer_record").first()
+    if officer is not None:
+        return officer
+    unit = record.nurse.assignments.get().care_unit
+    assert unit is not None
+    return make_staff("officer_record", Role.INFECTION_CONTROL, region=unit.care_provider.region)
+
+
+def _log_reviewer(record: Record) -> User:
+    """The administrator of the nurse's clinic, who reviews its care provider's access log."""
+    reviewer = User.objects.filter(username="reviewer_record").first()
+    if reviewer is not None:
+        return reviewer
+    return make_staff("reviewer_record", Role.ADMINISTRATOR, unit=record.nurse.assignments.get().care_unit)
+
+
+def _review_filter(record: Record) -> dict[str, Any]:
+    """Every access of the last week: Tolvan's among them."""
+    today = timezone.localdate()
+    return {"start": (today - timedelta(days=6)).isoformat(), "end": today.isoformat()}
+
+
+def _recall(record: Record) -> dict[str, str]:
+    """The batch of Tolvan's doses, recalled."""
+    return {"product": "vaxigriptetra", "batch_number": "AB1234", "reason": "Ärende 2025/17"}
 
 
 def _block_end_url(record: Record) -> str:
@@ -404,6 +443,24 @@ CALLS: dict[str, tuple[Call, ...]] = {
     "access:block_end": (
         Call("POST", _block_end_url, 302, Action.UPDATE, lambda r: {"end-reason": "Patienten ville häva"}),
     ),
+    "access:log_extract": (Call("GET", _url("access:log_extract", "patient", "?start=2020-01-01"), 200),),
+    "access:log_extract_csv": (
+        Call("GET", _url("access:log_extract_csv", "patient"), 200, Action.EXPORT),
+        # An invalid period: the form again with the error (a read), no file.
+        Call("GET", _url("access:log_extract_csv", "patient", "?end=nonsense"), 400),
+    ),
+    "access:log_extract_pdf": (Call("GET", _url("access:log_extract_pdf", "patient"), 200, Action.PRINT),),
+    "citizen:home": (Call("GET", _url("citizen:home"), 200, citizen=True),),
+    "citizen:record": (Call("GET", _url("citizen:record", "patient"), 200, citizen=True),),
+    "review:log_review": (
+        # The page opens on the last week's flagged accesses: the child, registered without a visit.
+        Call("GET", _url("review:log_review"), 200, patient=lambda r: r.child, user=_log_reviewer),
+        Call("POST", _url("review:log_review"), 200, body=_review_filter, user=_log_reviewer),
+    ),
+    "reporting:recall": (Call("POST", _url("reporting:recall"), 200, body=_recall, user=_region_officer),),
+    "reporting:recall_csv": (
+        Call("POST", _url("reporting:recall_csv"), 200, Action.EXPORT, _recall, user=_region_officer),
+    ),
     "GET api/v1/patients": (Call("GET", _api("patients?q=191212121212"), 200, api=True),),
     "POST api/v1/patients": (
         Call(
@@ -539,10 +596,14 @@ def _perform(call: Call, record: Record) -> HttpResponse:
             content_type="application/json",
             headers={"Authorization": f"Bearer {record.token}"},
         )
-    elif call.method == "GET":
-        response = record.browser.get(url)
+    elif call.citizen:
+        response = record.citizen_browser.generic(call.method, url)
     else:
-        response = getattr(record.browser, call.method.lower())(url, body or {})
+        browser = staff_client(call.user(record)) if call.user is not None else record.browser
+        if call.method == "GET":
+            response = browser.get(url)
+        else:
+            response = getattr(browser, call.method.lower())(url, body or {})
     assert isinstance(response, HttpResponse)
     return response
 
@@ -564,12 +625,17 @@ def test_patient_data_route_logs_the_access_and_is_not_cached(record: Record, la
     assert response.status_code == call.status, response.content[:2000]
     assert response["Cache-Control"] == "no-store"
     written = AuditEvent.objects.filter(pk__gt=before)
-    assert written.filter(
-        action=call.action,
-        patient=call.patient(record),
-        user=record.nurse,
-        channel=Channel.API if call.api else Channel.UI,
-    ).exists(), list(written.values_list("action", "patient_id", "object_type"))
+    by: dict[str, Any] = (
+        {"actor_kind": ActorKind.CITIZEN, "user": None, "channel": Channel.CITIZEN_APP}
+        if call.citizen
+        else {
+            "user": call.user(record) if call.user is not None else record.nurse,
+            "channel": Channel.API if call.api else Channel.UI,
+        }
+    )
+    assert written.filter(action=call.action, patient=call.patient(record), **by).exists(), list(
+        written.values_list("action", "patient_id", "object_type")
+    )
 
 
 def test_a_replayed_api_record_is_logged_as_a_read(record: Record) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ympa.core.synth import synth_fill, synth_summary
+from ympa.core.synth_readers import synth_readers
 
 
 class Command(BaseCommand):
@@ -20,6 +21,18 @@ class Command(BaseCommand):
         parser.add_argument("--vaccinations", type=int, default=0, help="signed vaccinations to add")
         parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
         parser.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
+        parser.add_argument(
+            "--readers",
+            type=int,
+            default=0,
+            help="also add this many other care providers that read the shared record (make bench)",
+        )
+        parser.add_argument(
+            "--reader-patients",
+            type=int,
+            default=2000,
+            help="patients each reader has a care relation and consent for (default 2000)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -29,9 +42,18 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 progress=sys.stderr,
             )
+            readers = (
+                synth_readers(
+                    count=options["readers"], patients=options["reader_patients"], seed=options["seed"]
+                )
+                if options["readers"]
+                else None
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         summary = synth_summary(stats)
+        if readers is not None:
+            summary["readers"] = {"usernames": list(readers.usernames), "patients": readers.patients}
         if options["json"]:
             self.stdout.write(json.dumps(summary))
         else:
