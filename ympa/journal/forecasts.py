@@ -31,7 +31,7 @@ from ympa.forecast import (
     normalize_code,
 )
 from ympa.journal.decision import GivenDose, run_for
-from ympa.journal.models import Condition, EntryStatus, VaccinationVersion
+from ympa.journal.models import Condition, EntryStatus, Vaccination, VaccinationVersion
 from ympa.orgs.models import CareProvider
 from ympa.patients.models import Patient
 
@@ -118,6 +118,28 @@ def history(patient: Patient, *, exclude_vaccination: UUID | None = None) -> lis
         for given_at, cvx, local, volume in versions.values_list(
             "administered_at", "product__cvx_code", "product__local_code", "dose_volume_ml"
         )
+    ]
+
+
+def history_of(entries: Sequence[Vaccination]) -> list[GivenDose]:
+    """The signed, not nullified doses among `entries` (read with their current version and product),
+    oldest first: the history as one reader may see it."""
+    versions = sorted(
+        (
+            v.current_version
+            for v in entries
+            if v.status == EntryStatus.SIGNED and v.current_version is not None
+        ),
+        key=lambda version: version.administered_at,
+    )
+    return [
+        GivenDose(
+            timezone.localdate(version.administered_at),
+            normalize_code(product.cvx_code) if product.cvx_code else product.local_code,
+            version.dose_volume_ml,
+        )
+        for version in versions
+        for product in (version.product,)
     ]
 
 

@@ -23,6 +23,7 @@ from ympa.journal.forecasts import (
     STATUS_LABELS,
     group_label,
     history,
+    history_of,
     next_dose_number,
     reason_label,
     run,
@@ -259,15 +260,21 @@ class DecisionSupport:
     invalid_doses: list[InvalidDose]
     unknown_codes: list[str]
     schedule_set: str
+    # Doses the reader may not see (other providers' without consent, blocked) are left out of the forecast.
+    partial: bool = False
 
 
-def patient_decision_support(*, actor: Actor, patient: Patient, today: date) -> DecisionSupport | None:
-    """Evaluation and forecast of the whole signed history under the schedules of the actor's provider."""
+def patient_decision_support(
+    *, actor: Actor, patient: Patient, today: date, readable: PatientHistory | None = None
+) -> DecisionSupport | None:
+    """Evaluation and forecast under the schedules of the actor's provider: of the whole signed history, or,
+    given the reader's `readable` history, of the doses in it only. What a reader may not see must not show
+    through the forecast either (a series "complete" would tell of doses elsewhere)."""
     assignment = actor.assignment
     if assignment is None or assignment.care_unit is None or patient.birth_date is None:
         return None
     provider = assignment.care_unit.care_provider
-    doses = history(patient)
+    doses = history(patient) if readable is None else history_of(readable.entries)
     result = run(patient, doses, schedule_data(provider), today)
     rows: list[GroupForecastRow] = []
     quiet: list[GroupForecastRow] = []
@@ -328,6 +335,8 @@ def patient_decision_support(*, actor: Actor, patient: Patient, today: date) -> 
         invalid_doses=sorted(invalid, key=lambda d: d.day),
         unknown_codes=sorted(set(result.unknown_cvx)),
         schedule_set=provider.schedule_set,
+        partial=readable is not None
+        and bool(readable.hidden_at_other_providers or readable.blocked_information),
     )
 
 

@@ -96,7 +96,9 @@ def overview(request: StaffRequest, patient_id: str) -> HttpResponse:
             "patient": patient,
             "history": history,
             **pdl_context(request, patient, history),
-            "decision": patient_decision_support(actor=request.actor, patient=patient, today=today),
+            "decision": patient_decision_support(
+                actor=request.actor, patient=patient, today=today, readable=history
+            ),
             "conditions": patient_conditions(actor=request.actor, patient=patient),
             "condition_form": ConditionForm(
                 choices=condition_choices(actor=request.actor), initial={"start_date": today}
