@@ -17,12 +17,10 @@ The region officer and the citizen rows of the matrix: an officer has no care un
 from __future__ import annotations
 
 import itertools
-import time
 from datetime import date, timedelta
 
 import pytest
 import time_machine
-from django.test import Client
 from django.utils import timezone
 
 from conftest import actor_of, staff_client
@@ -38,7 +36,7 @@ from ympa.access.pdl_services import (
     temporary_revoke_register,
 )
 from ympa.access.tests.test_pdl_matrix import expected
-from ympa.authn.assurance import SESSION_KEY
+from ympa.access.tests.test_pdl_views import high as high_client
 from ympa.authn.models import User
 from ympa.journal.services import Administration, vaccination_record
 from ympa.orgs.models import Assignment, CareUnit
@@ -48,22 +46,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("standing_orders")]
 
 BATCHES = {"own unit": "OWNA1X", "same provider": "SAMEA2Y", "other provider": "OTHERB1Z"}
 ADDRESS, PHONE = "Hemliggatan 7", "0701740699"
-
-
-def _client(user: User, *, high: bool) -> Client:
-    client = staff_client(user)
-    if high:
-        session = client.session
-        now = time.time()
-        session[SESSION_KEY] = {
-            "method": "bankid",
-            "assurance": 3,
-            "login_at": now,
-            "authenticated_at": now,
-            "active_at": now,
-        }
-        session.save()
-    return client
 
 
 @pytest.fixture
@@ -141,7 +123,7 @@ def test_overview_matrix(
             emergency_access_open(actor=reader, emergency=opened)
     reads_before = AuditEvent.objects.filter(user=nurse_a, action=Action.READ).count()
 
-    response = _client(nurse_a, high=high).get(f"/patients/{tolvan.pk}/")
+    response = (high_client(nurse_a) if high else staff_client(nurse_a)).get(f"/patients/{tolvan.pk}/")
     body = response.content.decode()
 
     assert response["Cache-Control"] == "no-store"
