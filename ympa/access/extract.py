@@ -11,13 +11,10 @@ Three plain functions build it (`log_extract_rows`, `log_extract_csv`, `log_extr
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -29,12 +26,12 @@ from django.utils.translation import gettext as _
 from ympa.access.models import Action, AuditEvent
 from ympa.access.services import patient_access
 from ympa.core.actor import Actor, ActorKind, Channel
+from ympa.core.dates import SWEDEN, day_after, day_start
+from ympa.core.spreadsheet import csv_bytes
 from ympa.orgs.models import Purpose
 from ympa.patients.models import IdentifierKind, Patient
 from ympa.patients.templatetags.patients import identifier_display
 
-# The extract is a Swedish legal document: its times are Swedish whatever timezone a request activated.
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 LOG_EXTRACT = "access.log_extract"
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -64,10 +61,6 @@ class LogExtractFile:
     content_type: str
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=STOCKHOLM)
-
-
 def log_extract_rows(
     *, patient: Patient, start: date | None = None, end: date | None = None
 ) -> list[LogExtractRow]:
@@ -76,9 +69,9 @@ def log_extract_rows(
     or logging here: callers do that (`log_extract_create`, or a view through `patient_access`)."""
     events = AuditEvent.objects.filter(patient=patient)
     if start is not None:
-        events = events.filter(occurred_at__gte=_day_start(start))
+        events = events.filter(occurred_at__gte=day_start(start))
     if end is not None:
-        events = events.filter(occurred_at__lt=_day_start(end + timedelta(days=1)))
+        events = events.filter(occurred_at__lt=day_after(end))
     # values_list rather than select_related: the same joins, without building models or reading the
     # detail JSON, which is most of the cost for a long extract.
     found = events.order_by("occurred_at", "pk").values_list(
@@ -111,7 +104,7 @@ def log_extract_rows(
                 unit = kinds.get(kind, kind)
         rows.append(
             LogExtractRow(
-                occurred_at=occurred_at.astimezone(STOCKHOLM),
+                occurred_at=occurred_at.astimezone(SWEDEN),
                 care_provider=provider or "",
                 care_unit=unit,
                 action=actions.get(action, action),
@@ -121,28 +114,12 @@ def log_extract_rows(
     return rows
 
 
-def _cell(text: str) -> str:
-    # A unit name starting with = + - @ would be a formula to a spreadsheet (CSV injection).
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def log_extract_csv(rows: Iterable[LogExtractRow]) -> bytes:
-    """The extract as CSV the way Swedish Excel opens it: UTF-8 with a byte order mark, `;` between fields,
-    a header row in the active language."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow([_("Time"), _("Care provider"), _("Care unit"), _("Action"), _("Channel")])
-    for row in rows:
-        writer.writerow(
-            [
-                row.time_text,
-                _cell(row.care_provider),
-                _cell(row.care_unit),
-                _cell(row.action),
-                _cell(row.channel),
-            ]
-        )
-    return buffer.getvalue().encode("utf-8-sig")
+    """The extract as CSV for a spreadsheet (`ympa.core.spreadsheet`), its header in the active language."""
+    return csv_bytes(
+        [_("Time"), _("Care provider"), _("Care unit"), _("Action"), _("Channel")],
+        ([row.time_text, row.care_provider, row.care_unit, row.action, row.channel] for row in rows),
+    )
 
 
 def _css_string(text: str) -> SafeString:
@@ -199,7 +176,7 @@ def log_extract_html(
             "footer_patient": _css_string(f"{name}, {identifier}"),
             "page_counter": _page_counter(),
             "period": period_text(start, end),
-            "generated_at": generated_at.astimezone(STOCKHOLM).strftime(TIME_FORMAT),
+            "generated_at": generated_at.astimezone(SWEDEN).strftime(TIME_FORMAT),
             "requested_by": requested_by,
             "rows": rows,
         },
@@ -246,7 +223,7 @@ def log_extract_create(
         )
         rows = log_extract_rows(patient=patient, start=start, end=end)
     now = timezone.now()
-    filename = f"loggutdrag-{now.astimezone(STOCKHOLM):%Y%m%d}.{fmt}"
+    filename = f"loggutdrag-{now.astimezone(SWEDEN):%Y%m%d}.{fmt}"
     if fmt == "csv":
         return LogExtractFile(log_extract_csv(rows), filename, "text/csv; charset=utf-8")
     return LogExtractFile(

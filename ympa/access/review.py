@@ -19,20 +19,20 @@ export) gets a row in the log, written in the same transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ympa.access.models import Action, AuditEvent
 from ympa.access.review_models import LogReview, ReviewCategory, ReviewOutcome
 from ympa.access.services import audit_event_build, audit_events_save
 from ympa.core.actor import Actor, ActorKind
+from ympa.core.dates import day_after, day_start
 from ympa.core.errors import NotPermitted
 from ympa.journal.models import Visit
 from ympa.orgs.models import Assignment
@@ -80,13 +80,6 @@ def _reviewer(actor: Actor) -> Assignment:
     return assignment
 
 
-def _bounds(review: ReviewFilter) -> tuple[datetime, datetime]:
-    zone = timezone.get_current_timezone()
-    start = datetime.combine(review.start, time.min, tzinfo=zone)
-    end = datetime.combine(review.end + timedelta(days=1), time.min, tzinfo=zone)
-    return start, end
-
-
 def _flags() -> dict[str, Any]:
     """Each category as a boolean expression on an AuditEvent row."""
     visit = Visit.objects.filter(
@@ -126,12 +119,11 @@ def _flags() -> dict[str, Any]:
 
 def _events(assignment: Assignment, review: ReviewFilter) -> QuerySet[AuditEvent]:
     assert assignment.care_unit is not None
-    start, end = _bounds(review)
     events = (
         AuditEvent.objects.filter(
             care_provider_id=assignment.care_unit.care_provider_id,
-            occurred_at__gte=start,
-            occurred_at__lt=end,
+            occurred_at__gte=day_start(review.start),
+            occurred_at__lt=day_after(review.end),
             patient__isnull=False,
         )
         .select_related("patient", "care_unit")
@@ -241,11 +233,7 @@ def emergency_accesses_since_last_review(*, actor: Actor) -> int:
         Q(detail__type="emergency") | Q(detail__emergency=True)
     )
     if last is not None:
-        events = events.filter(
-            occurred_at__gte=datetime.combine(
-                last + timedelta(days=1), time.min, tzinfo=timezone.get_current_timezone()
-            )
-        )
+        events = events.filter(occurred_at__gte=day_after(last))
     return events.count()
 
 

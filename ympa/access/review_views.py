@@ -5,8 +5,6 @@ The filters are posted, not put in the URL: a patient's identifier must not end 
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +32,7 @@ from ympa.access.routes import returns_patient_data
 from ympa.authn.decorators import staff_view
 from ympa.authn.request import StaffRequest
 from ympa.core.forms import StyledForm
+from ympa.core.spreadsheet import csv_bytes, csv_download
 from ympa.orgs.rights import Right
 
 DEFAULT_DAYS = 7
@@ -92,43 +91,38 @@ def _initial() -> dict[str, Any]:
 
 
 def _csv(rows: list[ReviewRow]) -> bytes:
-    out = io.StringIO()
-    # Semicolons and a byte order mark: what Excel with Swedish settings opens as columns.
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(
-        [
-            _("Time"),
-            _("Staff member"),
-            _("HSA-id"),
-            _("Care unit"),
-            _("Patient"),
-            _("Identity number"),
-            _("Action"),
-            _("What"),
-            _("Channel"),
-            _("Flags"),
-            _("Reason given"),
-        ]
-    )
-    for row in rows:
-        event = row.event
-        patient = event.patient
-        writer.writerow(
+    header = [
+        _("Time"),
+        _("Staff member"),
+        _("HSA-id"),
+        _("Care unit"),
+        _("Patient"),
+        _("Identity number"),
+        _("Action"),
+        _("What"),
+        _("Channel"),
+        _("Flags"),
+        _("Reason given"),
+    ]
+    return csv_bytes(
+        header,
+        (
             [
-                timezone.localtime(event.occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
-                event.actor_name,
-                event.actor_identity,
-                event.care_unit.name if event.care_unit else "",
-                patient.full_name if patient else "",
-                patient.identifier if patient else "",
-                event.get_action_display(),
-                event.object_type,
-                event.get_channel_display(),
+                timezone.localtime(row.event.occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
+                row.event.actor_name,
+                row.event.actor_identity,
+                row.event.care_unit.name if row.event.care_unit else "",
+                row.event.patient.full_name if row.event.patient else "",
+                row.event.patient.identifier if row.event.patient else "",
+                row.event.get_action_display(),
+                row.event.object_type,
+                row.event.get_channel_display(),
                 ", ".join(str(c.label) for c in row.categories),
-                str(event.detail.get("reason", "")),
+                row.event.detail.get("reason", ""),
             ]
-        )
-    return ("\ufeff" + out.getvalue()).encode()
+            for row in rows
+        ),
+    )
 
 
 def _page_number(request: StaffRequest) -> int:
@@ -151,10 +145,8 @@ def review_view(request: StaffRequest) -> HttpResponse:
         try:
             if "export" in request.POST:
                 rows = log_review_export(actor=request.actor, review=review)
-                response = HttpResponse(_csv(rows), content_type="text/csv; charset=utf-8")
                 name = f"logguppfoljning-{review.start:%Y%m%d}-{review.end:%Y%m%d}.csv"
-                response["Content-Disposition"] = f'attachment; filename="{name}"'
-                return response
+                return csv_download(_csv(rows), name)
             if "record" in request.POST and record_form.is_valid():
                 log_review_record(
                     actor=request.actor,

@@ -16,11 +16,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from ympa.access.models import Action
-from ympa.access.pdl import Basis, Reader, Source, decide
+from ympa.access.pdl import Basis, Reader, decide
 from ympa.access.pdl_services import patient_facts, reader_for_citizen
 from ympa.access.services import audit_event_build, audit_event_record, audit_events_save
 from ympa.citizen.session import CitizenSession
 from ympa.journal.models import EntryStatus, Vaccination
+from ympa.journal.selectors import entry_source
 from ympa.patients.models import Patient
 
 
@@ -106,13 +107,11 @@ def citizen_record(*, citizen: CitizenSession, patient_id: UUID) -> CitizenRecor
     for vaccination in candidates:
         version = vaccination.current_version
         assert version is not None  # a signed entry always has its signed version
-        given_on = timezone.localdate(version.administered_at)
-        source = Source(vaccination.care_unit_id, vaccination.care_unit.care_provider_id, given_on)
-        if decide(reader, source, facts).allowed:
+        if decide(reader, entry_source(vaccination), facts).allowed:
             vaccinations.append(
                 CitizenVaccination(
                     product=version.product.name,
-                    given_on=given_on,
+                    given_on=timezone.localdate(version.administered_at),
                     dose_number=version.dose_number,
                     batch_number=version.batch_number,
                     care_unit=vaccination.care_unit.name,

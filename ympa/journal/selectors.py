@@ -74,7 +74,8 @@ class PatientHistory:
     needs_care_relation: bool = False
 
 
-def _source(vaccination: Vaccination) -> Source:
+def entry_source(vaccination: Vaccination) -> Source:
+    """Whose information an entry is, for `decide`: its unit, provider and the day the dose was given."""
     version = vaccination.current_version
     day = timezone.localdate(version.administered_at) if version is not None else None
     return Source(vaccination.care_unit_id, vaccination.care_unit.care_provider_id, day)
@@ -103,7 +104,7 @@ def patient_history(*, actor: Actor, patient: Patient, facts: PatientFacts | Non
     blocked = False
     needs_care_relation = False
     for vaccination in candidates:
-        decision = decide(reader, _source(vaccination), facts)
+        decision = decide(reader, entry_source(vaccination), facts)
         if decision.allowed:
             shown.append(vaccination)
             continue
@@ -137,7 +138,7 @@ def blocked_sources(*, actor: Actor, patient: Patient) -> list[tuple[str, str]]:
     for vaccination in with_current(
         Vaccination.objects.filter(patient=patient).exclude(status=EntryStatus.DRAFT)
     ):
-        if decide(reader, _source(vaccination), facts).blocked:
+        if decide(reader, entry_source(vaccination), facts).blocked:
             places.add((vaccination.care_unit.care_provider.name, vaccination.care_unit.name))
     return sorted(places)
 
@@ -155,7 +156,7 @@ def vaccination_get(*, actor: Actor, vaccination_id: UUID | str) -> Vaccination 
     if vaccination.care_unit.care_provider_id != provider_id and vaccination.status == EntryStatus.DRAFT:
         return None
     reader = reader_for(actor, assurance=actor.assurance)
-    if not decide(reader, _source(vaccination), patient_facts(patient=vaccination.patient)).allowed:
+    if not decide(reader, entry_source(vaccination), patient_facts(patient=vaccination.patient)).allowed:
         return None
     return vaccination
 

@@ -7,15 +7,15 @@ read is `officer_region`'s decision; the services call it before any read and lo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 from django.db.models import Count, DateField, QuerySet
 from django.db.models.functions import TruncMonth
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ympa.catalog.models import Product
 from ympa.core.actor import Actor
+from ympa.core.dates import day_after, day_start
 from ympa.core.errors import NotPermitted
 from ympa.journal.models import EntryStatus, Vaccination
 from ympa.orgs.models import Purpose, Region
@@ -70,10 +70,6 @@ def months_between(start: date, end: date) -> list[date]:
     return months
 
 
-def _local_midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 @dataclass(frozen=True)
 class CountRow:
     """One line of counts: one per month of the period (None: withheld), and the period's total."""
@@ -109,8 +105,8 @@ def region_dose_counts(*, region: Region, start: date, end: date) -> RegionCount
         Vaccination.objects.filter(
             care_unit__care_provider__region=region,
             status=EntryStatus.SIGNED,
-            current_version__administered_at__gte=_local_midnight(start),
-            current_version__administered_at__lt=_local_midnight(end + timedelta(days=1)),
+            current_version__administered_at__gte=day_start(start),
+            current_version__administered_at__lt=day_after(end),
         )
         # Months in Swedish time: a dose given just after midnight on the 1st belongs to the new month.
         .annotate(month=TruncMonth("current_version__administered_at", output_field=DateField()))

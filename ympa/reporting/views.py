@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,16 +16,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ympa.access.routes import no_patient_data, returns_patient_data
 from ympa.authn.decorators import reauthenticated, staff_view
 from ympa.authn.request import StaffRequest
-from ympa.core.errors import NotPermitted
+from ympa.core.spreadsheet import csv_bytes, csv_download
 from ympa.orgs.rights import Right
 from ympa.reporting.forms import PeriodForm, RecallForm
 from ympa.reporting.selectors import CountRow, officer_region
 from ympa.reporting.services import BatchRecall, batch_recall_list, region_aggregate
-
-
-def _refused(request: StaffRequest, exc: NotPermitted) -> HttpResponse:
-    return render(request, "403.html", {"message": exc.message}, status=403)
-
 
 # The bar chart's geometry, in SVG user units.
 BAR_WIDTH = 36
@@ -84,10 +76,8 @@ def _chart(months: tuple[date, ...], totals: CountRow) -> Chart:
 @staff_view(right=Right.VIEW_STATISTICS)
 @require_GET
 def region_view(request: StaffRequest) -> HttpResponse:
-    try:
-        officer_region(request.actor)
-    except NotPermitted as exc:
-        return _refused(request, exc)
+    # Refused (403, through ServiceErrorMiddleware) unless the assignment is a region's.
+    officer_region(request.actor)
     form = PeriodForm(request.GET or None, initial=PeriodForm.default(timezone.localdate()))
     context: dict[str, object] = {"form": form}
     if not form.is_bound or form.is_valid():
@@ -111,10 +101,8 @@ def region_view(request: StaffRequest) -> HttpResponse:
 def recall_view(request: StaffRequest) -> HttpResponse:
     """GET: the form. POST: the list. A POST, so that the batch and the reason stay out of URLs and the
     server's access logs."""
-    try:
-        officer_region(request.actor)
-    except NotPermitted as exc:
-        return _refused(request, exc)
+    # Refused (403, through ServiceErrorMiddleware) unless the assignment is a region's.
+    officer_region(request.actor)
     form = RecallForm(request.POST if request.method == "POST" else None)
     recall: BatchRecall | None = None
     if form.is_bound and form.is_valid():
@@ -136,10 +124,8 @@ def recall_view(request: StaffRequest) -> HttpResponse:
 @require_POST
 def recall_csv_view(request: StaffRequest) -> HttpResponse:
     """The recall list as a file for the officer's follow-up, from the same form as the page."""
-    try:
-        officer_region(request.actor)
-    except NotPermitted as exc:
-        return _refused(request, exc)
+    # Refused (403, through ServiceErrorMiddleware) unless the assignment is a region's.
+    officer_region(request.actor)
     form = RecallForm(request.POST)
     if form.is_valid():
         try:
@@ -153,30 +139,13 @@ def recall_csv_view(request: StaffRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
-            response = HttpResponse(_csv(recall), content_type="text/csv; charset=utf-8")
             name = f"aterkallelse-{slugify(recall.batch_number) or 'batch'}-{timezone.localdate():%Y%m%d}.csv"
-            response["Content-Disposition"] = f'attachment; filename="{name}"'
-            return response
+            return csv_download(_csv(recall), name)
     return render(request, "reporting/recall.html", {"form": form, "recall": None})
 
 
-# A cell starting with one of these is a formula to a spreadsheet; a phone number (+46 70...) is not.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PHONE = re.compile(r"\+?[\d\s-]+")
-
-
-def _cell(value: str) -> str:
-    """`value`, made inert for a spreadsheet that opens the file (CSV injection)."""
-    if value.startswith(_FORMULA_START) and not _PHONE.fullmatch(value):
-        return "'" + value
-    return value
-
-
 def _csv(recall: BatchRecall) -> bytes:
-    """Semicolon-separated with a byte-order mark: what Excel with Swedish settings opens as columns."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(
+    return csv_bytes(
         [
             _("Patient"),
             _("Identity number"),
@@ -185,18 +154,17 @@ def _csv(recall: BatchRecall) -> bytes:
             _("Care provider"),
             _("Phone"),
             _("Status"),
-        ]
-    )
-    for row in recall.rows:
-        writer.writerow(
+        ],
+        (
             [
-                _cell(row.name),
+                row.name,
                 row.identifier,
                 timezone.localtime(row.given_at).strftime("%Y-%m-%d %H:%M"),
-                _cell(row.care_unit),
-                _cell(row.care_provider),
-                _("Protected identity") if row.protected_identity else _cell(row.phone),
+                row.care_unit,
+                row.care_provider,
+                _("Protected identity") if row.protected_identity else row.phone,
                 _("Signed") if row.signed else _("Unsigned"),
             ]
-        )
-    return ("\ufeff" + out.getvalue()).encode()
+            for row in recall.rows
+        ),
+    )
