@@ -90,15 +90,21 @@ def record_request(patients: Sequence[Patient]) -> Request:
     return call
 
 
-def overview_request(patients: Sequence[Patient], *, gated: bool) -> Request:
+def overview_request(
+    patients: Sequence[Patient], *, gated: bool, gate_ms: list[float] | None = None
+) -> Request:
     """A patient's vaccinations as a reader at another care provider sees them (`/bench/overview`): with the
-    access decision and the log row (gated), or the same reads without them."""
+    access decision and the log row (gated), or the same reads without them. `gate_ms` collects the
+    server's own timing of the gate (`Server-Timing: access;dur=…`)."""
     flag = "1" if gated else "0"
 
     def call(client: httpx.Client, rng: random.Random) -> tuple[bool, str]:
         patient = rng.choice(patients)
         response = client.get(f"/bench/overview/{patient.id}", params={"gated": flag})
         if response.status_code == 200 and isinstance(response.json(), list):
+            timing = response.headers.get("Server-Timing", "")
+            if gate_ms is not None and "dur=" in timing:
+                gate_ms.append(float(timing.split("dur=", 1)[1]))
             return True, ""
         return False, f"overview {response.status_code}: {response.text[:200]}"
 
