@@ -7,7 +7,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ympa.access.chain import (
@@ -23,7 +22,7 @@ from ympa.access.chain import (
 )
 from ympa.access.models import Action, AuditAnchor, AuditChainHead, AuditEvent
 from ympa.access.pdl import PatientFacts
-from ympa.access.pdl_models import AssertionType, PdlAssertion
+from ympa.access.pdl_models import AssertionType
 from ympa.core.actor import Actor
 from ympa.core.errors import NotPermitted
 from ympa.patients.models import Patient
@@ -191,20 +190,28 @@ def patient_access(
     nothing more.
     """
     # Imported here: pdl_services writes its own rows through this module.
-    from ympa.access.pdl_services import has_care_relation
+    from ympa.access.pdl_services import patient_facts
 
     assignment = actor.assignment
     if actor.user is None or assignment is None or assignment.care_unit is None or not assignment.is_active():
         raise NotPermitted(_("Choose an active assignment at a care unit to open patient records."))
-    related = (
-        assignment.care_unit.pk in facts.care_relation_units
-        if facts is not None
-        else has_care_relation(patient=patient, care_unit=assignment.care_unit)
-    )
-    if not related:
+    known = facts if facts is not None else patient_facts(patient=patient)
+    if assignment.care_unit.pk not in known.care_relation_units:
         raise NotPermitted(
             _("Your care unit has no care relation with this patient. Register one on the patient's page.")
         )
+    # A read while the reader's opened emergency access is in force says so, with the reason: the log review
+    # lists every such access (PDL: emergency access is always followed up).
+    emergency = next(
+        (
+            fact
+            for fact in known.assertions
+            if fact.kind == AssertionType.EMERGENCY
+            and fact.care_unit_id == assignment.care_unit.pk
+            and fact.user_id == actor.user.pk
+        ),
+        None,
+    )
     return audit_event_record(
         actor=actor,
         action=action,
@@ -212,40 +219,8 @@ def patient_access(
         object_type=object_type,
         object_id=object_id or str(patient.pk),
         purpose=purpose,
-        detail=_emergency_detail(actor, patient, facts),
+        detail={"emergency": True, "reason": emergency.reason} if emergency else {},
     )
-
-
-def _emergency_detail(actor: Actor, patient: Patient, facts: PatientFacts | None) -> dict[str, Any]:
-    """Marks an access made while the actor's opened emergency access is in force, with its reason: the log
-    review lists every such access (PDL: emergency access is always followed up)."""
-    if facts is not None:
-        assignment = actor.assignment
-        for fact in facts.assertions:
-            if (
-                fact.kind == AssertionType.EMERGENCY
-                and assignment is not None
-                and fact.care_unit_id == assignment.care_unit_id
-                and actor.user is not None
-                and fact.user_id == actor.user.pk
-            ):
-                return {"emergency": True, "reason": fact.reason}
-        return {}
-    now = timezone.now()
-    reason = (
-        PdlAssertion.objects.filter(
-            assertion_type=AssertionType.EMERGENCY,
-            patient=patient,
-            user=actor.user,
-            opened_at__isnull=False,
-            cancelled_at__isnull=True,
-            starts_at__lte=now,
-            ends_at__gt=now,
-        )
-        .values_list("reason", flat=True)
-        .first()
-    )
-    return {} if reason is None else {"emergency": True, "reason": reason}
 
 
 def patient_access_many(
