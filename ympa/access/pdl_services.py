@@ -94,23 +94,7 @@ def care_relation_register(
 
 
 def has_care_relation(*, patient: Patient, care_unit: CareUnit, now: datetime | None = None) -> bool:
-    return care_unit.pk in _care_relation_units(patient, now or timezone.now())
-
-
-def _care_relation_units(patient: Patient, now: datetime) -> set[int]:
-    # Imported here: the journal depends on this app (it writes the access log), not the other way round.
-    from ympa.journal.models import Visit
-
-    since = timezone.localdate(now) - timedelta(days=VISIT_CARE_RELATION_DAYS)
-    units = set(
-        Visit.objects.filter(patient=patient, visit_date__gte=since).values_list("care_unit_id", flat=True)
-    )
-    units.update(
-        CareRelation.objects.filter(
-            patient=patient, valid_from__lte=now, valid_until__gt=now, ended_at__isnull=True
-        ).values_list("care_unit_id", flat=True)
-    )
-    return units
+    return care_unit.pk in patient_facts(patient=patient, now=now).care_relation_units
 
 
 @transaction.atomic
