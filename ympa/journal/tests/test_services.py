@@ -248,13 +248,11 @@ def test_correction_keeps_the_old_version(nurse_a: User, citizen: Patient, admin
 def test_correction_needs_a_reason_and_a_change(
     nurse_a: User, citizen: Patient, administration: Build
 ) -> None:
-    vaccination = vaccination_record(
-        actor=actor_of(nurse_a), patient=citizen, data=administration(), sign=True
-    )
+    # The same data, not a second build: a build reads the clock, and a second later it is a change.
+    given = administration()
+    vaccination = vaccination_record(actor=actor_of(nurse_a), patient=citizen, data=given, sign=True)
     with pytest.raises(ValidationError):
-        vaccination_correct(
-            actor=actor_of(nurse_a), vaccination=vaccination, data=administration(), reason="x"
-        )
+        vaccination_correct(actor=actor_of(nurse_a), vaccination=vaccination, data=given, reason="x")
     with pytest.raises(ValidationError):
         vaccination_correct(
             actor=actor_of(nurse_a), vaccination=vaccination, data=administration(dose_number=2), reason=" "
