@@ -183,22 +183,11 @@ def log_extract_html(
     )
 
 
-def log_extract_pdf(
-    *,
-    patient: Patient,
-    rows: Sequence[LogExtractRow],
-    generated_at: datetime,
-    requested_by: str,
-    start: date | None = None,
-    end: date | None = None,
-) -> bytes:
-    """The extract as an A4 PDF (WeasyPrint)."""
+def log_extract_pdf(html: str) -> bytes:
+    """The extract's HTML (`log_extract_html`) as an A4 PDF (WeasyPrint)."""
     # Imported here: loading WeasyPrint loads Pango, which only the PDF needs.
     from weasyprint import HTML
 
-    html = log_extract_html(
-        patient=patient, rows=rows, generated_at=generated_at, requested_by=requested_by, start=start, end=end
-    )
     pdf = HTML(string=html).write_pdf()
     assert isinstance(pdf, bytes)
     return pdf
@@ -228,12 +217,14 @@ def log_extract_create(
         return LogExtractFile(log_extract_csv(rows), filename, "text/csv; charset=utf-8")
     return LogExtractFile(
         log_extract_pdf(
-            patient=patient,
-            rows=rows,
-            generated_at=now,
-            requested_by=_requester(actor),
-            start=start,
-            end=end,
+            log_extract_html(
+                patient=patient,
+                rows=rows,
+                generated_at=now,
+                requested_by=_requester(actor),
+                start=start,
+                end=end,
+            )
         ),
         filename,
         "application/pdf",
