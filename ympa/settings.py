@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "ympa.notify",
     "ympa.citizen",
     "ympa.reporting",
+    "ympa.inventory",
 ]
 
 MIDDLEWARE = [

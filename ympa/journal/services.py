@@ -24,6 +24,7 @@ from ympa.authn.models import User
 from ympa.catalog.models import Product
 from ympa.core.actor import Actor
 from ympa.core.errors import ConflictError, NotPermitted
+from ympa.inventory.services import stock_dose_book, stock_dose_rebook, stock_dose_return
 from ympa.journal.decision import (
     ForecastRow,
     PatientFacts,
@@ -427,11 +428,24 @@ def vaccination_record(
             )
         )
     if sign:
+        _book_stock(unit, vaccination, clean, user)
         _update_forecasts(patient, assessment)
     # Last: the log write locks its chain's head until commit, so the less work after it, the less other
     # writers of the same care provider wait.
     audit_events_save(events)
     return vaccination
+
+
+def _book_stock(unit: CareUnit, vaccination: Vaccination, data: Administration, user: User) -> None:
+    """A signed dose leaves the unit's stock in the signing transaction (ympa.inventory: never refused)."""
+    stock_dose_book(
+        unit=unit,
+        vaccination_id=vaccination.pk,
+        product_id=data.product.pk,
+        batch_number=data.batch_number,
+        given_at=data.administered_at,
+        user=user,
+    )
 
 
 def _visit_id_for(patient: Patient, unit: CareUnit, day: date, user: User) -> UUID:
@@ -492,7 +506,7 @@ def _same_request(existing: Vaccination, patient: Patient) -> Vaccination:
 def _lock(vaccination: Vaccination) -> Vaccination:
     return (
         Vaccination.objects.select_for_update(of=("self",))
-        .select_related("current_version__product", "care_unit", "patient")
+        .select_related("current_version__product", "care_unit__care_provider", "patient")
         .get(pk=vaccination.pk)
     )
 
@@ -552,6 +566,7 @@ def vaccination_sign(*, actor: Actor, vaccination: Vaccination, override_reason:
     locked.status = EntryStatus.SIGNED
     locked.save(update_fields=["status"])
     _order_given(locked.order)
+    _book_stock(unit, locked, draft, user)
     audit_event_record(
         actor=actor,
         action=Action.SIGN,
@@ -609,6 +624,17 @@ def vaccination_correct(
     )
     locked.current_version = version
     locked.save(update_fields=["current_version"])
+    if old.product.pk != clean.product.pk or old.batch_number != clean.batch_number:
+        # The dose came from another batch than first recorded: the stock follows the record.
+        stock_dose_rebook(
+            unit=locked.care_unit,
+            vaccination_id=locked.pk,
+            product_id=clean.product.pk,
+            batch_number=clean.batch_number,
+            given_at=clean.administered_at,
+            user=user,
+            note=reason,
+        )
     before, after = _snapshot(old), _snapshot(clean)
     audit_event_record(
         actor=actor,
@@ -651,6 +677,8 @@ def vaccination_nullify(*, actor: Actor, vaccination: Vaccination, reason: str) 
     order = locked.order
     order.status = OrderStatus.CANCELLED if order.basis == OrderBasis.STANDING else OrderStatus.ACTIVE
     order.save(update_fields=["status"])
+    # A dose recorded in error goes back to the stock it was booked from (nothing when none was booked).
+    stock_dose_return(vaccination_id=locked.pk, user=user, note=reason)
     audit_event_record(
         actor=actor,
         action=Action.NULLIFY,

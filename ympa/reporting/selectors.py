@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, DateField, QuerySet
+from django.db.models import Count, DateField, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext as _
 
@@ -17,6 +17,7 @@ from ympa.catalog.models import Product
 from ympa.core.actor import Actor
 from ympa.core.dates import day_after, day_start
 from ympa.core.errors import NotPermitted
+from ympa.inventory.selectors import dose_recipients
 from ympa.journal.models import EntryStatus, Vaccination
 from ympa.orgs.models import Purpose, Region
 
@@ -140,20 +141,8 @@ def region_dose_counts(*, region: Region, start: date, end: date) -> RegionCount
 
 
 def batch_doses(*, region: Region, product: Product, batch_number: str) -> QuerySet[Vaccination]:
-    """The doses of one batch given at the region's care providers, oldest first, with what a recall list
-    shows (patient, care unit and provider, the current version) fetched in the same query.
-
-    Unsigned entries are included: a dose recorded but not yet signed was given all the same, and a recall
-    must not miss it. Nullified entries are not: they were recorded in error. The batch number is matched
-    without regard to case, as it is read off a vial and typed.
-    """
-    return (
-        Vaccination.objects.filter(
-            care_unit__care_provider__region=region,
-            current_version__product=product,
-            current_version__batch_number__iexact=batch_number,
-        )
-        .exclude(status=EntryStatus.NULLIFIED)
-        .select_related("patient", "care_unit__care_provider", "current_version")
-        .order_by("current_version__administered_at", "pk")
+    """The doses of one batch given at the region's care providers, oldest first (the inventory's recall
+    selector, scoped to the region)."""
+    return dose_recipients(
+        scope=Q(care_unit__care_provider__region=region), product=product, batch_number=batch_number
     )
