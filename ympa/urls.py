@@ -15,6 +15,7 @@ urlpatterns = [
     path("logs/", include("ympa.access.review_urls")),
     path("citizen/", include("ympa.citizen.urls")),
     path("region/", include("ympa.reporting.urls")),
+    path("inventory/", include("ympa.inventory.urls")),
     path("", include("ympa.orgs.urls")),
     path("", include("ympa.journal.urls")),
 ]
