@@ -1,3 +1,8 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from ympa.inventory import recall_views
+
+urlpatterns = [
+    path("", recall_views.recall_view, name="recall"),
+    path("csv/", recall_views.recall_csv_view, name="recall_csv"),
+]

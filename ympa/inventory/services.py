@@ -15,7 +15,7 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -137,16 +137,26 @@ def _normal_batch_number(text: str) -> str:
 # Doses: called by the journal inside its own transaction.
 
 
-def _batch_for_dose(product_id: int, batch_number: str) -> Batch:
-    """The batch a dose names; created (marked as first seen in a dose) when no delivery brought it."""
+def _batch_for_dose(unit_id: int, product_id: int, batch_number: str) -> Batch:
+    """The batch a dose names, with `likely_location_id`: where the unit holds most of it (None when it holds
+    none, or keeps it without a location). Created, marked as first seen in a dose, when no delivery brought
+    it. One query in the usual case: the signing path runs it for every dose."""
     number = _normal_batch_number(batch_number)
-    batch = Batch.objects.filter(product_id=product_id, batch_number=number).first()
+    likely = (
+        StockBalance.objects.filter(care_unit_id=unit_id, batch_id=OuterRef("pk"), quantity__gt=0)
+        .order_by("-quantity")
+        .values("location_id")[:1]
+    )
+    found = Batch.objects.filter(product_id=product_id, batch_number=number).annotate(
+        likely_location_id=Subquery(likely)
+    )
+    batch = found.first()
     if batch is None:
         Batch.objects.bulk_create(
             [Batch(product_id=product_id, batch_number=number, registered_from_dose=True)],
             ignore_conflicts=True,
         )
-        batch = Batch.objects.get(product_id=product_id, batch_number=number)
+        batch = found.get()
     return batch
 
 
@@ -225,15 +235,8 @@ def stock_dose_book(
     if not uses_inventory(unit):
         return None
     now = timezone.now()
-    batch = _batch_for_dose(product_id, batch_number)
-    # The location the dose most likely came from: where the unit holds most of the batch.
-    balance = (
-        StockBalance.objects.filter(care_unit=unit, batch=batch, quantity__gt=0)
-        .order_by("-quantity")
-        .values_list("location_id", flat=True)
-        .first()
-    )
-    location_id = balance if balance is not None else None
+    batch = _batch_for_dose(unit.pk, product_id, batch_number)
+    location_id: int | None = batch.likely_location_id  # type: ignore[attr-defined]
     vial: Vial | None = None
     left = 0
     extra: list[Movement] = []

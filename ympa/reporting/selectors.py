@@ -140,9 +140,20 @@ def region_dose_counts(*, region: Region, start: date, end: date) -> RegionCount
     )
 
 
-def batch_doses(*, region: Region, product: Product, batch_number: str) -> QuerySet[Vaccination]:
-    """The doses of one batch given at the region's care providers, oldest first (the inventory's recall
-    selector, scoped to the region)."""
+def batch_doses(
+    *,
+    region: Region,
+    product: Product,
+    batch_number: str = "",
+    start: date | None = None,
+    end: date | None = None,
+) -> QuerySet[Vaccination]:
+    """The doses of one batch (or of any batch of the product, in the period) given at the region's care
+    providers, oldest first (the inventory's recall selector, scoped to the region)."""
     return dose_recipients(
-        scope=Q(care_unit__care_provider__region=region), product=product, batch_number=batch_number
+        scope=Q(care_unit__care_provider__region=region),
+        product=product,
+        batch_number=batch_number,
+        start=start,
+        end=end,
     )

@@ -3,8 +3,10 @@
 Two ways in, both refused to anyone without an active infection-control assignment for a region:
 
 - `region_aggregate`: counts only, small counts withheld; one log row for the region, no patient.
-- `batch_recall_list`: the named list of the patients who got one batch, for a recall. The officer gives
-  a reason (a case reference); every listed patient gets a log row with it, written with the read.
+- `batch_recall_list`: the named list of the patients who got one batch (or, in a period, any batch of a
+  vaccine), for a recall. The officer gives a reason (a case reference); every listed patient gets a log row
+  with it, written with the read. The criteria are checked like the care providers' own recall list's
+  (`ympa.inventory.recall`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ympa.access.services import audit_event_build, audit_event_record, audit_ev
 from ympa.catalog.models import Product
 from ympa.core.actor import Actor
 from ympa.core.errors import NotPermitted
+from ympa.inventory.recall import recall_criteria
 from ympa.journal.models import EntryStatus
 from ympa.orgs.models import Purpose
 from ympa.orgs.rights import Right
@@ -38,8 +41,6 @@ AGGREGATE_OBJECT = "reporting.region_aggregate"
 RECALL_OBJECT = "reporting.batch_recall"
 # A longer period is no infection-control question this page answers, and would be a heavy query.
 MAX_PERIOD_MONTHS = 60
-MAX_BATCH_LENGTH = 40  # VaccinationVersion.batch_number
-MAX_REASON_LENGTH = 200
 
 
 @transaction.atomic
@@ -74,8 +75,8 @@ def region_aggregate(*, actor: Actor, start: date, end: date) -> RegionCounts:
 
 @dataclass(frozen=True)
 class RecallRow:
-    """One dose of the recalled batch, as the list shows it. The phone is empty for a patient with
-    protected identity: it is left out here, so no page or file can show it."""
+    """One dose of the recall, as the list shows it. The phone is empty for a patient with protected
+    identity: it is left out here, so no page or file can show it."""
 
     patient_id: UUID
     name: str
@@ -83,6 +84,7 @@ class RecallRow:
     given_at: datetime
     care_unit: str
     care_provider: str
+    batch_number: str
     phone: str
     protected_identity: bool
     signed: bool
@@ -91,9 +93,12 @@ class RecallRow:
 @dataclass(frozen=True)
 class BatchRecall:
     product: Product
+    # Empty: every batch of the vaccine given in the period.
     batch_number: str
     reason: str
     rows: tuple[RecallRow, ...]
+    start: date | None = None
+    end: date | None = None
 
     @property
     def patient_count(self) -> int:
@@ -102,32 +107,37 @@ class BatchRecall:
 
 @transaction.atomic
 def batch_recall_list(
-    *, actor: Actor, product: Product, batch_number: str, reason: str, export: bool = False
+    *,
+    actor: Actor,
+    product: Product | None,
+    batch_number: str = "",
+    reason: str,
+    start: date | None = None,
+    end: date | None = None,
+    export: bool = False,
 ) -> BatchRecall:
-    """The patients in the actor's region given a dose of this batch, for a recall.
+    """The patients in the actor's region given a dose of this batch (or, without a batch number, of any
+    batch of the vaccine in the period), for a recall. The criteria are checked as for a care provider's
+    own recall list (`inventory.recall.recall_criteria`).
 
-    Every listed patient gets one log row (READ, or EXPORT when the list leaves as a file) with the reason
-    and the batch, written in this transaction. An empty list logs nothing: no patient's data was read.
+    Every listed patient gets one log row (READ, or EXPORT when the list leaves as a file) with the reason,
+    the batch and the period if one was given, written in this transaction. An empty list logs nothing: no
+    patient's data was read.
     """
     region = officer_region(actor)
-    batch = batch_number.strip()
-    why = reason.strip()
-    errors: dict[str, str] = {}
-    if not batch:
-        errors["batch_number"] = _("Enter the batch number.")
-    elif len(batch) > MAX_BATCH_LENGTH:
-        errors["batch_number"] = _("The batch number is longer than %(n)d characters.") % {
-            "n": MAX_BATCH_LENGTH
-        }
-    if not why:
-        errors["reason"] = _("Give the reason for the recall, such as its case reference.")
-    elif len(why) > MAX_REASON_LENGTH:
-        errors["reason"] = _("The reason is longer than %(n)d characters.") % {"n": MAX_REASON_LENGTH}
-    if errors:
-        raise ValidationError(errors)
+    criteria = recall_criteria(
+        product=product, batch_number=batch_number, start=start, end=end, reason=reason
+    )
     rows: list[RecallRow] = []
     patients = {}
-    for vaccination in batch_doses(region=region, product=product, batch_number=batch):
+    doses = batch_doses(
+        region=region,
+        product=criteria.product,
+        batch_number=criteria.batch_number,
+        start=criteria.start,
+        end=criteria.end,
+    )
+    for vaccination in doses:
         patient = vaccination.patient
         version = vaccination.current_version
         assert version is not None
@@ -140,12 +150,13 @@ def batch_recall_list(
                 given_at=version.administered_at,
                 care_unit=vaccination.care_unit.name,
                 care_provider=vaccination.care_unit.care_provider.name,
+                batch_number=version.batch_number,
                 phone="" if patient.protected_identity else patient.phone,
                 protected_identity=patient.protected_identity,
                 signed=vaccination.status == EntryStatus.SIGNED,
             )
         )
-    detail = {"reason": why, "batch": batch, "product": product.code}
+    detail = criteria.log_detail()
     audit_events_save(
         [
             audit_event_build(
@@ -160,4 +171,11 @@ def batch_recall_list(
             for patient in patients.values()
         ]
     )
-    return BatchRecall(product=product, batch_number=batch, reason=why, rows=tuple(rows))
+    return BatchRecall(
+        product=criteria.product,
+        batch_number=criteria.batch_number,
+        reason=criteria.reason,
+        rows=tuple(rows),
+        start=criteria.start,
+        end=criteria.end,
+    )

@@ -17,8 +17,9 @@ from ympa.access.routes import no_patient_data, returns_patient_data
 from ympa.authn.decorators import reauthenticated, staff_view
 from ympa.authn.request import StaffRequest
 from ympa.core.spreadsheet import csv_bytes, csv_download
+from ympa.inventory.recall_forms import RecallForm
 from ympa.orgs.rights import Right
-from ympa.reporting.forms import PeriodForm, RecallForm
+from ympa.reporting.forms import PeriodForm
 from ympa.reporting.selectors import CountRow, officer_region
 from ympa.reporting.services import BatchRecall, batch_recall_list, region_aggregate
 
@@ -107,12 +108,7 @@ def recall_view(request: StaffRequest) -> HttpResponse:
     recall: BatchRecall | None = None
     if form.is_bound and form.is_valid():
         try:
-            recall = batch_recall_list(
-                actor=request.actor,
-                product=form.cleaned_data["product"],
-                batch_number=form.cleaned_data["batch_number"],
-                reason=form.cleaned_data["reason"],
-            )
+            recall = batch_recall_list(actor=request.actor, **form.cleaned_data)
         except ValidationError as exc:
             form.add_service_errors(exc)
     return render(request, "reporting/recall.html", {"form": form, "recall": recall})
@@ -129,22 +125,20 @@ def recall_csv_view(request: StaffRequest) -> HttpResponse:
     form = RecallForm(request.POST)
     if form.is_valid():
         try:
-            recall = batch_recall_list(
-                actor=request.actor,
-                product=form.cleaned_data["product"],
-                batch_number=form.cleaned_data["batch_number"],
-                reason=form.cleaned_data["reason"],
-                export=True,
-            )
+            recall = batch_recall_list(actor=request.actor, export=True, **form.cleaned_data)
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
-            name = f"aterkallelse-{slugify(recall.batch_number) or 'batch'}-{timezone.localdate():%Y%m%d}.csv"
+            what = slugify(recall.batch_number or recall.product.code) or "batch"
+            name = f"aterkallelse-{what}-{timezone.localdate():%Y%m%d}.csv"
             return csv_download(_csv(recall), name)
     return render(request, "reporting/recall.html", {"form": form, "recall": None})
 
 
 def _csv(recall: BatchRecall) -> bytes:
+    # A list of one batch has it in its name; a list of every batch of a vaccine says which batch each
+    # dose was.
+    by_batch = not recall.batch_number
     return csv_bytes(
         [
             _("Patient"),
@@ -152,6 +146,7 @@ def _csv(recall: BatchRecall) -> bytes:
             _("Given at"),
             _("Care unit"),
             _("Care provider"),
+            *([_("Batch")] if by_batch else []),
             _("Phone"),
             _("Status"),
         ],
@@ -162,6 +157,7 @@ def _csv(recall: BatchRecall) -> bytes:
                 timezone.localtime(row.given_at).strftime("%Y-%m-%d %H:%M"),
                 row.care_unit,
                 row.care_provider,
+                *([row.batch_number] if by_batch else []),
                 _("Protected identity") if row.protected_identity else row.phone,
                 _("Signed") if row.signed else _("Unsigned"),
             ]

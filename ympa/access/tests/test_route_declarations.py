@@ -461,6 +461,9 @@ CALLS: dict[str, tuple[Call, ...]] = {
     "reporting:recall_csv": (
         Call("POST", _url("reporting:recall_csv"), 200, Action.EXPORT, _recall, user=_region_officer),
     ),
+    # The care provider's recall list: the nurse's own dose of the batch, listed with the reason.
+    "inventory:recall": (Call("POST", _url("inventory:recall"), 200, body=_recall),),
+    "inventory:recall_csv": (Call("POST", _url("inventory:recall_csv"), 200, Action.EXPORT, _recall),),
     "GET api/v1/patients": (Call("GET", _api("patients?q=191212121212"), 200, api=True),),
     "POST api/v1/patients": (
         Call(
