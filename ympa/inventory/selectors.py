@@ -51,6 +51,7 @@ class BalanceRow:
     quantity: int
     band: int | None
     open_vial_doses: int | None = None
+    location_id: int | None = None
 
     @property
     def expired(self) -> bool:
@@ -73,6 +74,7 @@ def unit_balances(
             quantity=row.quantity,
             band=expiry_band(row.batch.expiry, day),
             open_vial_doses=vials.get(row.batch_id),
+            location_id=row.location_id,
         )
         for row in rows
     ]

@@ -470,6 +470,9 @@ def delivery_receive(
     today = timezone.localdate()
     for index, line in enumerate(lines):
         errors.update(_line_errors(index, line, unit, today))
+    if purchase_order is not None:
+        # Read again under a lock: two deliveries must not both receive one order, nor one a cancelled order.
+        purchase_order = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
     if purchase_order is not None and (
         purchase_order.care_unit_id != unit.pk or purchase_order.status != PurchaseOrderStatus.SENT
     ):
@@ -477,16 +480,24 @@ def delivery_receive(
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
-    delivery = Delivery.objects.create(
-        care_unit=unit,
-        supplier=supplier,
-        delivery_note=delivery_note.strip()[:100],
-        purchase_order=purchase_order,
-        received_at=now,
-        received_by=user,
-        note=note.strip(),
-        idempotency_key=key,
-    )
+    try:
+        with transaction.atomic():
+            delivery = Delivery.objects.create(
+                care_unit=unit,
+                supplier=supplier,
+                delivery_note=delivery_note.strip()[:100],
+                purchase_order=purchase_order,
+                received_at=now,
+                received_by=user,
+                note=note.strip(),
+                idempotency_key=key,
+            )
+    except IntegrityError:
+        # A concurrent double submit won the race on the idempotency constraint: its delivery is this one.
+        existing = Delivery.objects.filter(received_by=user, idempotency_key=key).first() if key else None
+        if existing is None:
+            raise
+        return existing
     movements = [
         Movement(
             care_unit=unit,

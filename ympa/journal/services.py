@@ -633,7 +633,8 @@ def vaccination_correct(
             batch_number=clean.batch_number,
             given_at=clean.administered_at,
             user=user,
-            note=reason,
+            # Not the correction's reason: it may describe the patient, and the ledger carries no patient data.
+            note=_("Batch corrected in the record"),
         )
     before, after = _snapshot(old), _snapshot(clean)
     audit_event_record(
@@ -678,7 +679,7 @@ def vaccination_nullify(*, actor: Actor, vaccination: Vaccination, reason: str) 
     order.status = OrderStatus.CANCELLED if order.basis == OrderBasis.STANDING else OrderStatus.ACTIVE
     order.save(update_fields=["status"])
     # A dose recorded in error goes back to the stock it was booked from (nothing when none was booked).
-    stock_dose_return(vaccination_id=locked.pk, user=user, note=reason)
+    stock_dose_return(vaccination_id=locked.pk, user=user, note=_("Nullified in the record"))
     audit_event_record(
         actor=actor,
         action=Action.NULLIFY,

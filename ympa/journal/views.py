@@ -21,6 +21,8 @@ from ympa.authn.decorators import staff_view
 from ympa.authn.request import StaffRequest
 from ympa.catalog.models import Product
 from ympa.core.errors import ConflictError, NotPermitted
+from ympa.inventory.selectors import batch_choices
+from ympa.inventory.services import uses_inventory
 from ympa.journal.forecasts import GROUP_LABELS, assess_dose
 from ympa.journal.forms import (
     AdministrationForm,
@@ -170,10 +172,17 @@ def vaccination_new(request: StaffRequest, patient_id: str) -> HttpResponse:
         if request.headers.get("HX-Request")
         else "journal/vaccination_new.html"
     )
+    # The unit's usable batches of the vaccine, to pick from when its provider keeps its stock in Ympa.
+    in_stock = batch_choices(unit=unit, product=chosen) if chosen and uses_inventory(unit) else []
     return render(
         request,
         template,
-        {"form": form, "patient": patient, "can_sign": request.assignment.has_right(Right.SIGN)},
+        {
+            "form": form,
+            "patient": patient,
+            "can_sign": request.assignment.has_right(Right.SIGN),
+            "batch_choices": in_stock,
+        },
     )
 
 

@@ -25,3 +25,21 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 });
+// The record form's batch picker: a batch in the unit's stock fills in its number and expiry date.
+document.addEventListener("click", (event) => {
+  const choice = event.target.closest("[data-batch-number]");
+  if (!choice || !choice.form) {
+    return;
+  }
+  const number = choice.form.querySelector("[name=batch_number]");
+  const expiry = choice.form.querySelector("[name=batch_expiry]");
+  if (number) {
+    number.value = choice.dataset.batchNumber;
+  }
+  if (expiry) {
+    expiry.value = choice.dataset.batchExpiry;
+  }
+  choice.parentElement.querySelectorAll("[data-batch-number]").forEach((other) => {
+    other.classList.toggle("active", other === choice);
+  });
+});

@@ -1,0 +1,172 @@
+"""Two nurses book from the same stock at the same moment, each through their own database connection.
+
+Stock never stops a dose: both are recorded whatever the balance, the balance goes below zero once and is
+flagged once, and a multi-dose vial never gives more doses than it holds.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection, connections
+from django.db.models import Sum
+
+from conftest import actor_of, make_staff
+from ympa.authn.models import User
+from ympa.catalog.models import Product
+from ympa.core.actor import Actor
+from ympa.inventory.models import Delivery, FlagKind, Movement, MovementKind, StockBalance, StockFlag, Vial
+from ympa.inventory.selectors import stock_verify
+from ympa.inventory.services import ReceiptLine, delivery_receive
+from ympa.inventory.tests.conftest import days_from_today
+from ympa.journal.models import EntryStatus, Vaccination
+from ympa.journal.services import Administration, vaccination_record
+from ympa.orgs.models import CareUnit
+from ympa.orgs.rights import Role
+from ympa.patients.models import Patient
+from ympa.patients.services import PatientDetails, patient_register
+
+pytestmark = [
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="needs real concurrent connections; SQLite serialises writers, so there is no race to lose",
+    ),
+    # serialized_rollback like the other transactional tests: a plain flush afterwards recreates content
+    # types, which a later serialized-rollback test in the same worker would then insert a second time.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+# Decision support may find a repeated dose too soon; it was given, so it is signed with a reason.
+OVERRIDE = "Concurrency test: the dose was given"
+
+
+@pytest.fixture
+def second_nurse(unit_a: CareUnit) -> User:
+    return make_staff("nurse_a3", Role.NURSE, unit=unit_a)
+
+
+@pytest.fixture
+def other_patient(nurse_a: User) -> Patient:
+    # Two patients, so that the two doses do not queue behind each other on one patient's visit row.
+    return patient_register(
+        actor=actor_of(nurse_a),
+        identifier="19800101-0019",
+        details=PatientDetails(given_name="Test", family_name="Testsson"),
+    )
+
+
+def at_once(calls: list[Callable[[], object]]) -> tuple[list[object], list[BaseException]]:
+    """Run each call in a thread of its own, all released together; what they returned and raised."""
+    start = threading.Barrier(len(calls))
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            start.wait(timeout=10)
+            results.append(call())
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    return results, errors
+
+
+def signed(actor: Actor, patient: Patient, data: Administration) -> Callable[[], object]:
+    return lambda: vaccination_record(actor=actor, patient=patient, data=data, sign=True)
+
+
+def balance(unit: CareUnit) -> int:
+    return StockBalance.objects.filter(care_unit=unit).aggregate(total=Sum("quantity"))["total"]
+
+
+def test_two_nurses_sign_the_last_dose_at_once_both_are_recorded_and_flagged_once(
+    nurse_a: User,
+    second_nurse: User,
+    unit_a: CareUnit,
+    citizen: Patient,
+    other_patient: Patient,
+    receive: Callable[..., Any],
+    administration: Callable[..., Administration],
+) -> None:
+    receive(nurse_a, packages=1)
+    _results, errors = at_once(
+        [
+            signed(actor_of(nurse_a), citizen, administration()),
+            signed(actor_of(second_nurse), other_patient, administration()),
+        ]
+    )
+    assert not errors
+    assert Vaccination.objects.filter(status=EntryStatus.SIGNED).count() == 2
+    assert balance(unit_a) == -1
+    assert Movement.objects.filter(kind=MovementKind.ADMINISTERED).count() == 2
+    assert StockFlag.objects.filter(care_unit=unit_a, kind=FlagKind.NEGATIVE).count() == 1
+    assert StockFlag.objects.filter(care_unit=unit_a, kind=FlagKind.NEGATIVE, resolved_at=None).count() == 1
+    assert stock_verify() == []
+
+
+def test_two_doses_from_a_vial_with_one_left_open_a_new_vial_for_one_of_them(
+    nurse_a: User,
+    second_nurse: User,
+    unit_a: CareUnit,
+    citizen: Patient,
+    other_patient: Patient,
+    receive: Callable[..., Any],
+    administration: Callable[..., Administration],
+) -> None:
+    receive(nurse_a, packages=2, doses_per_package=5, doses_per_vial=5, in_use_hours=6)
+    for _dose in range(4):
+        vaccination_record(
+            actor=actor_of(nurse_a), patient=citizen, data=administration(override_reason=OVERRIDE), sign=True
+        )
+    first = Vial.objects.get()
+    assert first.closed_at is None
+    _results, errors = at_once(
+        [
+            signed(actor_of(nurse_a), citizen, administration(override_reason=OVERRIDE)),
+            signed(actor_of(second_nurse), other_patient, administration(override_reason=OVERRIDE)),
+        ]
+    )
+    assert not errors
+    assert Vaccination.objects.filter(status=EntryStatus.SIGNED).count() == 6
+    given = Movement.objects.filter(kind=MovementKind.ADMINISTERED)
+    assert given.count() == 6
+    first_vial, second_vial = Vial.objects.order_by("pk")
+    assert first_vial == first
+    # The first vial gave its five doses and no more, and is closed; the other dose opened the second.
+    assert given.filter(vial=first_vial).count() == 5
+    assert given.filter(vial=second_vial).count() == 1
+    assert first_vial.closed_at is not None and second_vial.closed_at is None
+    # No dose was lost: nothing was wasted, and the stock is what was received less what was given.
+    assert not Movement.objects.filter(kind=MovementKind.WASTAGE).exists()
+    assert balance(unit_a) == 10 - 6
+    assert stock_verify() == []
+
+
+def test_a_double_submitted_delivery_is_received_once(
+    nurse_a: User, unit_a: CareUnit, stocked: None, vaccine: Product
+) -> None:
+    """The receipt form sent twice at once (a double click, two app servers): one delivery, no error."""
+    line = ReceiptLine(product=vaccine, batch_number="AB1234", expiry=days_from_today(200), packages=3)
+
+    def submit() -> Delivery:
+        return delivery_receive(
+            actor=actor_of(nurse_a), supplier="Apoteket", lines=[line], idempotency_key="form-1"
+        )
+
+    deliveries, errors = at_once([submit, submit])
+    assert not errors and len(deliveries) == 2
+    assert len({delivery.pk for delivery in deliveries if isinstance(delivery, Delivery)}) == 1
+    assert Delivery.objects.count() == 1
+    assert balance(unit_a) == 3
+    assert stock_verify() == []
