@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,12 +27,15 @@ import psycopg
 
 from bench.database import Database, drop_postgres_database, postgres_database, sqlite_database
 from bench.load import (
+    DoseBatches,
     Measurement,
+    Request,
     floor_request,
     measure,
     median_of,
     overview_request,
     record_request,
+    stock_request,
 )
 from bench.report import print_database, print_summary
 from bench.server import REPO, BenchError, Server, run_ympa, wait_for_quiet
@@ -45,6 +49,12 @@ READERS = 8
 READER_PATIENTS = 2000
 ACCESS_P99_BUDGET_MS = 2.0
 POSTGRES_RECORDS_PER_SECOND = 200.0
+# Stock (issue 6): a unit's balance per batch over the ledger in under 50 ms, and booking a signed dose's
+# movement adding at most 1 ms at p99, on PostgreSQL.
+STOCK_BALANCE_BUDGET_MS = 50.0
+STOCK_BOOKING_P99_BUDGET_MS = 1.0
+# Measurements whose errors fail the run (and the stock ones, when measured).
+MEASUREMENTS = ("floor", "record")
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class Plan:
     rounds: int
     patients: int
     vaccinations: int
+    movements: int
     forecast_seconds: float
     postgres_admin_url: str
     postgres_name: str
@@ -99,6 +110,13 @@ def parse_args(argv: list[str] | None) -> Plan:
         "--vaccinations", type=int, help="synthetic vaccinations (default 1000000; smoke 1000)"
     )
     parser.add_argument(
+        "--movements", type=int, help="synthetic stock ledger movements (default 1000000; smoke 2000)"
+    )
+    parser.add_argument(
+        "--postgres-name",
+        help="the PostgreSQL database to drop and create (default ympa_bench; smoke _smoke)",
+    )
+    parser.add_argument(
         "--postgres-url",
         default=os.environ.get("YMPA_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
         help="an existing database on the PostgreSQL server to run CREATE/DROP DATABASE from",
@@ -126,9 +144,10 @@ def parse_args(argv: list[str] | None) -> Plan:
         rounds=max(1, args.rounds),
         patients=args.patients if args.patients is not None else (200 if smoke else 100_000),
         vaccinations=args.vaccinations if args.vaccinations is not None else (1000 if smoke else 1_000_000),
+        movements=args.movements if args.movements is not None else (2000 if smoke else 1_000_000),
         forecast_seconds=1.0 if smoke else 10.0,
         postgres_admin_url=args.postgres_url,
-        postgres_name="ympa_bench_smoke" if smoke else "ympa_bench",
+        postgres_name=args.postgres_name or ("ympa_bench_smoke" if smoke else "ympa_bench"),
         keep=bool(args.keep),
         quiet_wait=args.quiet_wait if args.quiet_wait is not None else (0.0 if smoke else 60.0),
     )
@@ -173,6 +192,7 @@ class Prepared:
     reader_tokens: list[str] = field(default_factory=list)
     readable: list[Any] = field(default_factory=list)
     patients: list[Any] = field(default_factory=list)
+    stock: dict[str, Any] = field(default_factory=dict)  # what `ympa synth --movements` reported
     adults: list[Any] = field(default_factory=list)
     mark: float = field(default_factory=time.perf_counter)
 
@@ -197,7 +217,7 @@ def prepare_database(vendor: str, plan: Plan, data_dir: Path, env: dict[str, str
     result, db_env = prepared.result, prepared.env
     print(
         f"\n== {database.label}: migrate, synth {plan.patients:,} patients / "
-        f"{plan.vaccinations:,} vaccinations"
+        f"{plan.vaccinations:,} vaccinations / {plan.movements:,} stock movements"
     )
     prepared.phase("create")
     _out, result.migrate_seconds = run_ympa(["migrate", "--noinput", "-v", "0"], db_env)
@@ -215,12 +235,15 @@ def prepare_database(vendor: str, plan: Plan, data_dir: Path, env: dict[str, str
             str(READERS),
             "--reader-patients",
             str(200 if plan.smoke else READER_PATIENTS),
+            "--movements",
+            str(plan.movements),
             "--json",
         ],
         db_env,
     )
     result.synth = json.loads(synth_out.strip().splitlines()[-1])
     result.synth["command_seconds"] = round(synth_seconds, 2)
+    prepared.stock = result.synth.get("stock", {})
     prepared.phase("synth")
     # Decision support's bulk refresh: every patient's stored forecasts, engine in worker processes.
     refresh_out, refresh_seconds = run_ympa(["forecast", "refresh", "--workers", "2"], db_env)
@@ -284,7 +307,7 @@ def prepare_all(plan: Plan, data_dir: Path, env: dict[str, str]) -> list[Prepare
 
 
 def gate_percentiles(samples: list[float]) -> dict[str, float]:
-    """p50 and p99 of the gate's own time (ms) over one measurement's gated requests."""
+    """p50 and p99 of a server-timed figure (ms: the gate's, the stock booking's) over one measurement."""
     ordered = sorted(samples)
     if not ordered:
         return {"p50_ms": 0.0, "p99_ms": 0.0}
@@ -294,73 +317,110 @@ def gate_percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
+@dataclass
+class Step:
+    """One measurement of a round: its request, tokens and clients, and the server-timed samples its
+    requests collect (`timed`, emptied after each round into `timings`)."""
+
+    request: Request
+    tokens: Sequence[str] = ()
+    clients: int = 0  # 0: the plan's
+    timed: list[float] | None = None
+    rounds: list[Measurement] = field(default_factory=list)
+    timings: list[dict[str, float]] = field(default_factory=list)
+
+    def timing(self) -> dict[str, float]:
+        """The median over the rounds of the server-timed p50 and p99."""
+        return {
+            figure: statistics.median(r[figure] for r in self.timings) if self.timings else 0.0
+            for figure in ("p50_ms", "p99_ms")
+        }
+
+
+def dose_batches(stock: dict[str, Any]) -> DoseBatches | None:
+    found = stock.get("dose_batches") or {}
+    if not found.get("batch_numbers"):
+        return None
+    return DoseBatches(str(found["product"]), tuple(found["batch_numbers"]), str(found["expiry"]))
+
+
 def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[str, Any]:
-    database, env, tokens = prepared.database, prepared.env, prepared.tokens
-    floor, record = floor_request(prepared.patients), record_request(prepared.adults)
-    ungated = overview_request(prepared.readable, gated=False)
-    # The server's own timing of the gate, per gated request of the current measurement.
-    gate_ms: list[float] = []
-    gated = overview_request(prepared.readable, gated=True, gate_ms=gate_ms)
-    gate_rounds: dict[str, list[dict[str, float]]] = {"gated": [], "one_provider": []}
+    database, env, tokens, stock = prepared.database, prepared.env, prepared.tokens, prepared.stock
     readers = prepared.reader_tokens
-    floors: list[Measurement] = []
-    records: list[Measurement] = []
+    batches = dose_batches(stock)
+    # The server's own timings (`Server-Timing`) of the gate, the stock booking and the balance selectors.
+    gate_ms: list[float] = []
+    booking_ms: list[float] = []
+    idle_booking_ms: list[float] = []
+    balance_ms: list[float] = []
+    ledger_ms: list[float] = []
+    steps: dict[str, Step] = {
+        "floor": Step(floor_request(prepared.patients)),
+        "record": Step(
+            record_request(prepared.adults, batches=batches, stock_ms=booking_ms), tokens, 0, booking_ms
+        ),
+    }
+    if stock:
+        # The same record+sign with the provider's inventory module off: the stock booking is all it skips.
+        steps["record_nostock"] = Step(
+            record_request(prepared.adults, batches=batches, stock_ms=idle_booking_ms),
+            tokens,
+            0,
+            idle_booking_ms,
+        )
     # The access decision and log: the same overview without and with them, 8 clients in 8 providers;
     # and with them, all 8 clients in one provider (one chain: what serialisation on the log would cost).
-    overviews: dict[str, list[Measurement]] = {"ungated": [], "gated": [], "one_provider": []}
+    gated = overview_request(prepared.readable, gated=True, gate_ms=gate_ms)
+    steps["ungated"] = Step(overview_request(prepared.readable, gated=False), readers)
+    steps["gated"] = Step(gated, readers, 0, gate_ms)
+    steps["one_provider"] = Step(gated, readers[:1], 0, gate_ms)
+    if stock:
+        # A unit's balance per batch: the cached balances of any unit under load, and the sum of the busiest
+        # unit's ledger by one client (the query's own time, not a queue of them on two cores).
+        units = [int(u) for u in stock["unit_ids"]]
+        steps["stock_cached"] = Step(
+            stock_request(units, ledger=False, stock_ms=balance_ms), (), 0, balance_ms
+        )
+        busiest = [int(stock["busiest_unit"]["id"])]
+        steps["stock_ledger"] = Step(
+            stock_request(busiest, ledger=True, stock_ms=ledger_ms), (), 1, ledger_ms
+        )
+    record = steps["record"]
     with Server({**env, "YMPA_WEB_THREADS": str(plan.threads)}, workers=workers, log=log) as server:
         idle_rss = server.rss_mb()
         # Warm-up: every worker imports its views and opens its database connection.
         warm = min(2.0, plan.seconds / 4)
-        measure("warm-up floor", server, floor, clients=plan.clients, seconds=warm)
-        measure("warm-up record", server, record, clients=plan.clients, seconds=warm, tokens=tokens)
+        measure("warm-up floor", server, steps["floor"].request, clients=plan.clients, seconds=warm)
+        measure("warm-up record", server, record.request, clients=plan.clients, seconds=warm, tokens=tokens)
+        booking_ms.clear()
         for round_number in range(1, plan.rounds + 1):
-            for name, request, sink, auth in (
-                ("floor", floor, floors, ()),
-                ("record", record, records, tokens),
-                ("ungated", ungated, overviews["ungated"], readers),
-                ("gated", gated, overviews["gated"], readers),
-                ("one_provider", gated, overviews["one_provider"], readers[:1]),
-            ):
+            for name, step in steps.items():
                 if plan.quiet_wait > 0:
                     waited = wait_for_quiet(plan.quiet_wait)
                     if waited >= plan.quiet_wait:
                         print(f"   (the machine stayed busy with other work for {waited:.0f} s; measuring)")
-                m = measure(
-                    name,
-                    server,
-                    request,
-                    clients=plan.clients,
-                    seconds=plan.seconds,
-                    tokens=auth,
-                    seed=round_number,
-                    database=database.name,
-                )
-                sink.append(m)
-                if name in gate_rounds:
-                    gate_rounds[name].append(gate_percentiles(gate_ms))
-                gate_ms.clear()
+                m = measure_step(name, step, server, plan, round_number, database, stock)
                 print(
-                    f"   {database.label:<10} w={workers} round {round_number} {name:<12} "
+                    f"   {database.label:<10} w={workers} round {round_number} {name:<14} "
                     f"{m.throughput:8.1f} req/s  p50 {m.p50_ms:7.1f} ms  p99 {m.p99_ms:7.1f} ms  "
                     f"errors {m.errors}  server {m.server_rss_mb:4.0f} MB  CPU: app "
                     f"{m.server_cpu_percent:3.0f}% db {m.database_cpu_percent:3.0f}% client "
                     f"{m.client_cpu_percent:3.0f}% other {m.other_cpu_percent:3.0f}%"
+                    + (
+                        f"  server-timed p99 {step.timings[-1]['p99_ms']:.2f} ms"
+                        if step.timed is not None
+                        else ""
+                    )
                 )
                 for sample in m.error_samples[:2]:
                     print(f"      error: {sample}")
-    floor_median, record_median = median_of(floors), median_of(records)
-    access = {key: median_of(measured) for key, measured in overviews.items()}
+    floor_median, record_median = median_of(steps["floor"].rounds), median_of(record.rounds)
+    access = {key: median_of(steps[key].rounds) for key in ("ungated", "gated", "one_provider")}
     added_p99 = access["gated"]["p99_ms"] - access["ungated"]["p99_ms"]
-    gate = {
-        key: {
-            figure: statistics.median(r[figure] for r in rounds) if rounds else 0.0
-            for figure in ("p50_ms", "p99_ms")
-        }
-        for key, rounds in gate_rounds.items()
-    }
+    gate = {key: steps[key].timing() for key in ("gated", "one_provider")}
     ratio = record_median["p99_ms"] / floor_median["p99_ms"] if floor_median["p99_ms"] else float("inf")
-    return {
+    postgres = database.vendor == "postgresql"
+    run: dict[str, Any] = {
         "workers": workers,
         "clients": plan.clients,
         "seconds": plan.seconds,
@@ -368,8 +428,8 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
         "idle_rss_mb": round(idle_rss, 1),
         "floor": floor_median,
         "record": record_median,
-        "floor_rounds": [m.as_dict() for m in floors],
-        "record_rounds": [m.as_dict() for m in records],
+        "floor_rounds": [m.as_dict() for m in steps["floor"].rounds],
+        "record_rounds": [m.as_dict() for m in record.rounds],
         "p99_ratio": ratio,
         "access": {
             **access,
@@ -381,20 +441,111 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
                 if access["gated"]["throughput"]
                 else 0.0
             ),
-            "rounds": {key: [m.as_dict() for m in measured] for key, measured in overviews.items()},
+            "rounds": {key: [m.as_dict() for m in steps[key].rounds] for key in access},
         },
         "targets": {
-            "access_adds_at_most_2ms_p99": (
-                gate["gated"]["p99_ms"] <= ACCESS_P99_BUDGET_MS if database.vendor == "postgresql" else None
-            ),
+            "access_adds_at_most_2ms_p99": gate["gated"]["p99_ms"] <= ACCESS_P99_BUDGET_MS
+            if postgres
+            else None,
             "record_p99_within_5x_floor": ratio <= RECORD_P99_FACTOR,
             "records_per_second_200": (
-                record_median["throughput"] >= POSTGRES_RECORDS_PER_SECOND
-                if database.vendor == "postgresql"
-                else None
+                record_median["throughput"] >= POSTGRES_RECORDS_PER_SECOND if postgres else None
             ),
         },
     }
+    if stock:
+        run["stock"] = stock_results(steps, floor_median, record_median, stock)
+        booking, cached, ledger = (run["stock"][k] for k in ("booking", "cached_server", "ledger_server"))
+        run["targets"].update(
+            {
+                "dose_booking_at_most_1ms_p99": booking["p99_ms"] <= STOCK_BOOKING_P99_BUDGET_MS
+                if postgres
+                else None,
+                "cached_balance_under_50ms_p99": cached["p99_ms"] < STOCK_BALANCE_BUDGET_MS
+                if postgres
+                else None,
+                "ledger_balance_under_50ms_p99": ledger["p99_ms"] < STOCK_BALANCE_BUDGET_MS
+                if postgres
+                else None,
+            }
+        )
+    return run
+
+
+def measure_step(
+    name: str,
+    step: Step,
+    server: Server,
+    plan: Plan,
+    round_number: int,
+    database: Database,
+    stock: dict[str, Any],
+) -> Measurement:
+    """One round of one measurement; record_nostock runs with the synthetic provider's inventory off."""
+    provider = int(stock.get("provider_id", 0))
+    if name == "record_nostock":
+        database.set_inventory(provider, on=False)
+    try:
+        m = measure(
+            name,
+            server,
+            step.request,
+            clients=step.clients or plan.clients,
+            seconds=plan.seconds,
+            tokens=step.tokens,
+            seed=round_number,
+            database=database.name,
+        )
+    finally:
+        if name == "record_nostock":
+            database.set_inventory(provider, on=True)
+    step.rounds.append(m)
+    if step.timed is not None:
+        step.timings.append(gate_percentiles(step.timed))
+        step.timed.clear()
+    return m
+
+
+def stock_results(
+    steps: dict[str, Step], floor: dict[str, float], record: dict[str, float], stock: dict[str, Any]
+) -> dict[str, Any]:
+    """The stock measurements: medians of the rounds, the server-timed figures, the differences and the
+    ratios of p99 to the floor's."""
+    nostock, cached, ledger = (
+        median_of(steps[k].rounds) for k in ("record_nostock", "stock_cached", "stock_ledger")
+    )
+    floor_p99 = floor["p99_ms"] or float("inf")
+    return {
+        "movements": stock.get("movements", 0),
+        "busiest_unit": stock.get("busiest_unit", {}),
+        "record_nostock": nostock,
+        "cached": cached,
+        "ledger": ledger,
+        "booking": steps["record"].timing(),
+        "booking_module_off": steps["record_nostock"].timing(),
+        "cached_server": steps["stock_cached"].timing(),
+        "ledger_server": steps["stock_ledger"].timing(),
+        "added_p50_ms": record["p50_ms"] - nostock["p50_ms"],
+        "added_p99_ms": record["p99_ms"] - nostock["p99_ms"],
+        "p99_ratio": {
+            "record_nostock": nostock["p99_ms"] / floor_p99,
+            "cached": cached["p99_ms"] / floor_p99,
+            "ledger": ledger["p99_ms"] / floor_p99,
+        },
+        "rounds": {
+            k: [m.as_dict() for m in steps[k].rounds]
+            for k in ("record_nostock", "stock_cached", "stock_ledger")
+        },
+    }
+
+
+def run_errors(run: dict[str, Any]) -> dict[str, float]:
+    """Failed requests per measurement that fails the run."""
+    found = {kind: run[kind]["errors"] for kind in MEASUREMENTS}
+    for kind in ("record_nostock", "cached", "ledger"):
+        if kind in run.get("stock", {}):
+            found[kind] = run["stock"][kind]["errors"]
+    return found
 
 
 def run_forecast(seconds: float, env: dict[str, str]) -> dict[str, Any]:
@@ -461,9 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         except (BenchError, subprocess.SubprocessError) as exc:
             errors.append(str(exc))
     finally:
-        failed = any(
-            r.error or any(run[k]["errors"] for run in r.runs for k in ("floor", "record")) for r in results
-        )
+        failed = any(r.error or any(any(run_errors(run).values()) for run in r.runs) for r in results)
         if plan.keep or failed:
             print(f"Kept {data_dir} (server log: {log})")
         else:
@@ -475,9 +624,8 @@ def main(argv: list[str] | None = None) -> int:
         if result.error:
             errors.append(f"{result.label}: {result.error}")
         for run in result.runs:
-            for kind in ("floor", "record"):
-                if run[kind]["errors"]:
-                    count = run[kind]["errors"]
+            for kind, count in run_errors(run).items():
+                if count:
                     errors.append(f"{result.label} w={run['workers']}: {count:.0f} {kind} errors")
     document = {
         "mode": mode,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from dataclasses import dataclass
@@ -70,6 +71,24 @@ class Database:
                 rows = conn.execute(query.replace("?", "%s"), (count,)).fetchall()
         return [Patient(id=str(uuid.UUID(str(pk))), identifier=str(identifier)) for pk, identifier in rows]
 
+    def set_inventory(self, provider_id: int, *, on: bool) -> None:
+        """Turn a care provider's inventory module on or off (the server reads it on every request), so that
+        the same data is measured with and without the stock booking."""
+        select = "SELECT modules FROM orgs_careprovider WHERE id = ?"
+        update = "UPDATE orgs_careprovider SET modules = ? WHERE id = ?"
+        if self.vendor == "sqlite":
+            with sqlite3.connect(self.sqlite_path) as conn:
+                row = conn.execute(select, (provider_id,)).fetchone()
+                conn.execute(update, (json.dumps(_modules(row, on)), provider_id))
+            return
+        assert self.url is not None
+        with psycopg.connect(self.url) as conn:
+            row = conn.execute(select.replace("?", "%s"), (provider_id,)).fetchone()
+            conn.execute(
+                update.replace("= ?", "= %s::jsonb", 1).replace("?", "%s"),
+                (json.dumps(_modules(row, on)), provider_id),
+            )
+
     def facts(self) -> dict[str, object]:
         """Version and size of the database (after the fill)."""
         if self.vendor == "sqlite":
@@ -90,6 +109,16 @@ class Database:
             "size_mb": round(int(size[0]) / 2**20, 1) if size else 0,
             "settings": settings,
         }
+
+
+def _modules(row: tuple[object, ...] | None, on: bool) -> list[str]:
+    """The provider's modules with "inventory" added or removed (SQLite returns the JSON as text)."""
+    if row is None:
+        raise ValueError("no such care provider")
+    stored = json.loads(row[0]) if isinstance(row[0], str) else row[0]
+    modules = [str(m) for m in stored] if isinstance(stored, list) else []
+    others = [m for m in modules if m != "inventory"]
+    return [*others, "inventory"] if on else others
 
 
 def sqlite_database(data_dir: Path) -> Database:

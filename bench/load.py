@@ -63,15 +63,43 @@ def floor_request(patients: Sequence[Patient]) -> Request:
     return call
 
 
-def record_request(patients: Sequence[Patient]) -> Request:
+@dataclass(frozen=True)
+class DoseBatches:
+    """Batches in stock at every synthetic unit (`ympa synth --movements`), for the doses recorded."""
+
+    product: str
+    batch_numbers: tuple[str, ...]
+    expiry: str
+
+
+def server_timing(response: httpx.Response, name: str) -> float | None:
+    """The duration (ms) the server reported for `name` in `Server-Timing`, if any."""
+    for metric in response.headers.get("Server-Timing", "").split(","):
+        parts = [part.strip() for part in metric.split(";")]
+        if parts[0] == name:
+            for part in parts[1:]:
+                if part.startswith("dur="):
+                    return float(part[4:])
+    return None
+
+
+def record_request(
+    patients: Sequence[Patient], *, batches: DoseBatches | None = None, stock_ms: list[float] | None = None
+) -> Request:
+    """Record and sign an influenza dose through the API's view (`/bench/record`, which adds the stock
+    booking's own time as `Server-Timing: stock;dur=…`, collected in `stock_ms`), from one of `batches` when
+    given, else from batches no delivery brought."""
+
     def call(client: httpx.Client, rng: random.Random) -> tuple[bool, str]:
         patient = rng.choice(patients)
         given = datetime.now(UTC) - timedelta(minutes=rng.randint(1, 30))
         body = {
             "administered_at": given.isoformat(),
-            "product": "vaxigriptetra",
-            "batch_number": f"BENCH{rng.randint(1, 99):02d}",
-            "batch_expiry": (given + timedelta(days=200)).date().isoformat(),
+            "product": batches.product if batches else "vaxigriptetra",
+            "batch_number": rng.choice(batches.batch_numbers)
+            if batches
+            else f"BENCH{rng.randint(1, 99):02d}",
+            "batch_expiry": batches.expiry if batches else (given + timedelta(days=200)).date().isoformat(),
             "dose_number": 1,
             "dose_volume_ml": "0.5",
             "site": rng.choice(("left_deltoid", "right_deltoid")),
@@ -79,13 +107,33 @@ def record_request(patients: Sequence[Patient]) -> Request:
             "sign": True,
         }
         response = client.post(
-            f"/api/v1/patients/{patient.id}/vaccinations",
+            f"/bench/record/{patient.id}",
             json=body,
             headers={"Idempotency-Key": uuid.uuid4().hex},
         )
         if response.status_code == 201:
+            booked = server_timing(response, "stock")
+            if stock_ms is not None and booked is not None:
+                stock_ms.append(booked)
             return True, ""
         return False, f"record {response.status_code}: {response.text[:200]}"
+
+    return call
+
+
+def stock_request(units: Sequence[int], *, ledger: bool, stock_ms: list[float] | None = None) -> Request:
+    """A unit's stock per batch (`/bench/stock`): from the cached balances, or summed from the ledger.
+    `stock_ms` collects the server's own timing of the selector."""
+    source = "ledger" if ledger else "cache"
+
+    def call(client: httpx.Client, rng: random.Random) -> tuple[bool, str]:
+        response = client.get(f"/bench/stock/{rng.choice(units)}", params={"source": source})
+        if response.status_code == 200 and isinstance(response.json(), list):
+            took = server_timing(response, "stock")
+            if stock_ms is not None and took is not None:
+                stock_ms.append(took)
+            return True, ""
+        return False, f"stock {response.status_code}: {response.text[:200]}"
 
     return call
 
@@ -102,9 +150,9 @@ def overview_request(
         patient = rng.choice(patients)
         response = client.get(f"/bench/overview/{patient.id}", params={"gated": flag})
         if response.status_code == 200 and isinstance(response.json(), list):
-            timing = response.headers.get("Server-Timing", "")
-            if gate_ms is not None and "dur=" in timing:
-                gate_ms.append(float(timing.split("dur=", 1)[1]))
+            took = server_timing(response, "access")
+            if gate_ms is not None and took is not None:
+                gate_ms.append(took)
             return True, ""
         return False, f"overview {response.status_code}: {response.text[:200]}"
 

@@ -7,6 +7,11 @@ from typing import Any
 
 FLOOR_LABEL = "floor (GET /bench/floor)"
 RECORD_LABEL = "record+sign (POST vaccinations)"
+STOCK_ROWS = (
+    ("record_nostock", "record+sign, inventory module off"),
+    ("cached", "stock balance, cached"),
+    ("ledger", "stock balance, ledger (1 client)"),
+)
 
 
 def _verdict(value: bool | None) -> str:
@@ -104,6 +109,9 @@ def print_database(result: dict[str, Any], smoke: bool) -> None:
                 f"from the one without; one provider / eight providers throughput = "
                 f"{access['one_provider_throughput_ratio']:.2f}"
             )
+        stock = run.get("stock")
+        if stock:
+            print_stock(stock, run["targets"])
         targets = run["targets"]
         print(
             f"  record p99 / floor p99 = {run['p99_ratio']:.2f} (target ≤ 5: "
@@ -113,6 +121,38 @@ def print_database(result: dict[str, Any], smoke: bool) -> None:
         )
     if smoke:
         print("  (smoke run: tiny data and short measurements; the figures are not meaningful)")
+
+
+def _row(name: str, m: dict[str, Any]) -> str:
+    return (
+        f"  {name:<33}{m['throughput']:>9.1f}{m['p50_ms']:>9.1f}{m['p99_ms']:>9.1f}"
+        f"{m['max_ms']:>9.1f}{m['errors']:>8.0f}{m['server_rss_mb']:>11.0f}"
+    )
+
+
+def print_stock(stock: dict[str, Any], targets: dict[str, bool | None]) -> None:
+    for key, name in STOCK_ROWS:
+        print(_row(name, stock[key]) + f"   p99 / floor p99 {stock['p99_ratio'][key]:.2f}")
+    booking, idle = stock["booking"], stock["booking_module_off"]
+    cached, ledger = stock["cached_server"], stock["ledger_server"]
+    busiest = stock.get("busiest_unit", {})
+    booking_verdict = _verdict(targets.get("dose_booking_at_most_1ms_p99"))
+    print(
+        "  booking the dose out of stock (stock_dose_book in the signing transaction, server-timed): "
+        f"p50 {booking['p50_ms']:.2f} ms, p99 {booking['p99_ms']:.2f} ms (target p99 ≤ 1 ms on PostgreSQL: "
+        f"{booking_verdict}; with the module off {idle['p99_ms']:.3f} ms); end to end, saturated, "
+        f"record+sign is {stock['added_p50_ms']:+.1f} ms at p50 and {stock['added_p99_ms']:+.1f} ms at p99 "
+        "from the same without stock"
+    )
+    cached_verdict = _verdict(targets.get("cached_balance_under_50ms_p99"))
+    ledger_verdict = _verdict(targets.get("ledger_balance_under_50ms_p99"))
+    print(
+        f"  a unit's balance per batch over {stock.get('movements', 0):,} movements (the selector, "
+        "server-timed; target < 50 ms on PostgreSQL): cached (unit_balances, any unit, saturated) p50 "
+        f"{cached['p50_ms']:.1f} ms, p99 {cached['p99_ms']:.1f} ms ({cached_verdict}); summed from the "
+        f"ledger (ledger_balances, the busiest unit's {busiest.get('movements', 0):,} movements, one "
+        f"client) p50 {ledger['p50_ms']:.1f} ms, p99 {ledger['p99_ms']:.1f} ms ({ledger_verdict})"
+    )
 
 
 def print_summary(document: dict[str, Any], path: Path) -> None:
@@ -130,6 +170,13 @@ def print_summary(document: dict[str, Any], path: Path) -> None:
                 f"p99 {floor['p99_ms']:6.1f} ms | record+sign {record['throughput']:6.1f} req/s "
                 f"p99 {record['p99_ms']:6.1f} ms | ratio {run['p99_ratio']:.2f}"
             )
+            stock = run.get("stock")
+            if stock:
+                print(
+                    f"  {'':<10}       stock booking p99 {stock['booking']['p99_ms']:.2f} ms (server-timed); "
+                    f"balance p99 {stock['cached_server']['p99_ms']:.1f} ms cached, "
+                    f"{stock['ledger_server']['p99_ms']:.1f} ms from the ledger"
+                )
             access = run.get("access")
             if access:
                 gate = access.get("gate", {}).get("gated", {})

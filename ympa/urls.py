@@ -27,4 +27,6 @@ if env_bool("YMPA_BENCH", False):
     urlpatterns += [
         path("bench/floor", bench_views.floor, name="bench-floor"),
         path("bench/overview/<uuid:patient_id>", bench_views.overview, name="bench-overview"),
+        path("bench/record/<uuid:patient_id>", bench_views.record, name="bench-record"),
+        path("bench/stock/<int:unit_id>", bench_views.stock, name="bench-stock"),
     ]

@@ -10,27 +10,57 @@
   reads of the patient and the entries without any of that. The difference is what the access decision and
   the log cost a patient-overview request; the gated answer also says, in `Server-Timing`, how long the
   gate itself took (facts, decision, log row, chain lock and commit).
+- `POST /bench/record/<patient>`: the API's record (`POST /api/v1/patients/<patient>/vaccinations`, the same
+  view called as it is), answering also, in `Server-Timing: stock;dur=…`, how long booking the dose out of
+  stock took inside the signing transaction (`stock_dose_book`, wrapped here while the bench runs, so that
+  production code carries no timing; waits for the balance row's lock included).
+- `/bench/stock/<unit>?source=cache|ledger`: a synthetic unit's stock per batch, from the cached balances as
+  the balance page reads them (`unit_balances`) or summed from the ledger itself (`ledger_balances`), with the
+  selector's own time in `Server-Timing: stock;dur=…`.
 """
 
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 from dataclasses import replace
+from typing import Any
 from uuid import UUID
 
 from django.db.models import Prefetch
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import resolve, reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
 from ympa.access.pdl_services import patient_facts
-from ympa.access.routes import no_patient_data
+from ympa.access.routes import no_patient_data, returns_patient_data
 from ympa.access.services import patient_access
 from ympa.authn.api_auth import BearerToken
 from ympa.core.actor import Actor
+from ympa.inventory.models import Movement
+from ympa.inventory.selectors import ledger_balances, unit_balances
+from ympa.journal import services as journal_services
 from ympa.journal.api import VaccinationOut
 from ympa.journal.models import AdverseEvent, EntryStatus, Vaccination
 from ympa.journal.selectors import patient_history, with_current
+from ympa.orgs.models import CareUnit
 from ympa.patients.models import Patient
+
+# Milliseconds spent in stock_dose_book during the current /bench/record request (None outside one).
+_stock_ms: ContextVar[list[float] | None] = ContextVar("ympa_bench_stock_ms", default=None)
+_stock_dose_book = journal_services.stock_dose_book
+
+
+def _timed_stock_dose_book(**kwargs: Any) -> Movement | None:
+    sink = _stock_ms.get()
+    if sink is None:
+        return _stock_dose_book(**kwargs)
+    started = time.perf_counter()
+    try:
+        return _stock_dose_book(**kwargs)
+    finally:
+        sink.append((time.perf_counter() - started) * 1000)
 
 
 @no_patient_data(
@@ -96,4 +126,60 @@ def overview(request: HttpRequest, patient_id: UUID) -> JsonResponse:
     # The gate's own time (PDL facts, the decision, the log row and its chain lock, the commit), for the
     # benchmark to report beside the end-to-end latency.
     response["Server-Timing"] = f"access;dur={gate_ms:.3f}"
+    return response
+
+
+@returns_patient_data
+@csrf_exempt
+@require_POST
+def record(request: HttpRequest, patient_id: UUID) -> HttpResponse:
+    # The journal looks the function up in its module when it signs: timed from the first bench record on,
+    # in this server process only (transparent outside a bench record request).
+    journal_services.stock_dose_book = _timed_stock_dose_book
+    # The API's own view: authentication, parsing, vaccination_record and the answer are the API's.
+    api_view = resolve(reverse("api:list_for_patient", kwargs={"patient_id": patient_id}))
+    sink: list[float] = []
+    token = _stock_ms.set(sink)
+    try:
+        response: HttpResponse = api_view.func(request, *api_view.args, **api_view.kwargs)
+    finally:
+        _stock_ms.reset(token)
+    if sink:
+        response["Server-Timing"] = f"stock;dur={sum(sink):.3f}"
+    return response
+
+
+@no_patient_data(
+    "benchmark only (YMPA_BENCH=1, the synthetic units of `make bench`, never in a deployment): a unit's "
+    "vaccine stock per batch; no patient is named"
+)
+@require_GET
+def stock(request: HttpRequest, unit_id: int) -> JsonResponse:
+    unit = CareUnit.objects.select_related("care_provider").filter(pk=unit_id, is_test_data=True).first()
+    if unit is None:
+        return JsonResponse({"detail": "not found"}, status=404)
+    body: list[dict[str, Any]]
+    started = time.perf_counter()
+    if request.GET.get("source") == "ledger":
+        sums = ledger_balances(unit=unit)
+        elapsed = time.perf_counter() - started
+        body = [
+            {"batch": batch, "slot": slot, "quantity": quantity} for (batch, slot), quantity in sums.items()
+        ]
+    else:
+        rows = unit_balances(unit=unit)
+        elapsed = time.perf_counter() - started
+        body = [
+            {
+                "product": row.batch.product.code,
+                "batch": row.batch.batch_number,
+                "expiry": row.batch.expiry.isoformat() if row.batch.expiry else None,
+                "location": row.location,
+                "quantity": row.quantity,
+            }
+            for row in rows
+        ]
+    response = JsonResponse(body, safe=False)
+    response["Cache-Control"] = "no-store"
+    response["Server-Timing"] = f"stock;dur={elapsed * 1000:.3f}"
     return response

@@ -1,6 +1,12 @@
 """The demo: two care providers in two regions, four care units, staff in every role, 200 synthetic patients
 in families (one with protected identity), about 1,000 vaccinations, and the test person Tolvan Tolvansson.
 
+Both providers keep their vaccine stock in Ympa, from STOCK_DAYS ago: the history before that is recorded
+first, with the inventory module still off (those doses were given before the clinics kept stock here); then
+every unit receives a delivery of the batches it will use, the recent doses are recorded from those batches
+(signing books each one out of stock), some doses are wasted and reorder levels are set. One correction names
+a batch no delivery brought, so a stock flag shows too.
+
 Everything is written through the same services as the product (so the audit log is real) and marked as test
 data. Loading twice changes nothing.
 """
@@ -25,6 +31,8 @@ from ympa.authn.models import User
 from ympa.catalog.models import Product
 from ympa.core.actor import Actor, Channel
 from ympa.core.synthetic import FAMILY, given_name, organisation_number, personnummer, street_address
+from ympa.inventory.models import Batch, WastageReason
+from ympa.inventory.services import ReceiptLine, delivery_receive, reorder_level_set, wastage_record
 from ympa.journal.models import StandingOrder, Vaccination
 from ympa.journal.services import (
     Administration,
@@ -34,7 +42,7 @@ from ympa.journal.services import (
     vaccination_nullify,
     vaccination_record,
 )
-from ympa.orgs.models import Assignment, CareProvider, CareUnit, Municipality, Purpose, Region
+from ympa.orgs.models import Assignment, CareProvider, CareUnit, Module, Municipality, Purpose, Region
 from ympa.orgs.rights import Role
 from ympa.orgs.services import care_provider_create, care_unit_create
 from ympa.patients.models import Patient
@@ -174,6 +182,18 @@ CHILD_DOSES = (
 TBE_DOSES = ((0, 1), (45, 2), (300, 3), (300 + 3 * 365, 4))
 TRAVEL_DOSES = (("twinrix-vuxen", 0, 1), ("twinrix-vuxen", 30, 2), ("twinrix-vuxen", 180, 3))
 
+# Stock: kept in Ympa for the last STOCK_DAYS. Every unit also stocks the products its staff give most in a
+# season, and the city clinic the ones of the showcase entries. Batches are single-dose: the catalogue does
+# not say which presentations are multi-dose or how long an opened vial keeps, so the demo states neither.
+STOCK_DAYS = 30
+STOCK_SUPPLIER = "Vaccindistributören (demo)"
+STOCKED = ("vaxigriptetra", "fsme-immun-vuxen")
+SHOWCASE = ("vaxigriptetra", "havrix-1440", "typhim-vi")
+# (product, reorder at, order quantity) at every unit; at the city clinic also hepatitis A, whose stock is
+# below its level, so that the list of what to order has a line.
+REORDER = (("vaxigriptetra", 20, 100), ("fsme-immun-vuxen", 10, 50))
+CITY_REORDER = (("havrix-1440", 50, 20),)
+
 
 # Mobile numbers from the series the Swedish Post and Telecom Authority (PTS) set aside for fiction,
 # 070-174 06 05 to 070-174 06 99 (reported at https://www.tellerreport.com/life/2020-09-07-hundreds-of-
@@ -241,12 +261,13 @@ def _org_structure() -> Demo:
     units: dict[tuple[str, str], CareUnit] = {}
     for spec in PROVIDERS:
         org = organisation_number(spec.org_prefix)
+        # The inventory module is turned on once the history before it is recorded (`_stock`).
         provider = care_provider_create(
             hsa_id=f"SE{org.replace('-', '')}-{spec.key[:4].upper()}",
             name=spec.name,
             organisation_number=org,
             region=Region.objects.get(code=spec.region),
-            modules=list(spec.modules),
+            modules=[m for m in spec.modules if m != Module.INVENTORY],
             is_test_data=True,
         )
         providers[spec.key] = provider
@@ -333,6 +354,11 @@ class _Recorder:
         self.products = {p.code: p for p in Product.objects.filter(active=True)}
         self.count = 0
         self.overrides = 0
+        # Signed doses from this day on wait until the units have received their stock (`_stock`).
+        self.stock_since: date | None = today - timedelta(days=STOCK_DAYS)
+        self.waiting: list[tuple[Patient, Administration, Actor]] = []
+        # The batch (number, expiry) each unit gives of a product, once it keeps stock.
+        self.batches: dict[tuple[int, int], tuple[str, date]] = {}
 
     def actor(self, provider_key: str) -> Actor:
         username = self.rng.choice(NURSES[provider_key])
@@ -372,8 +398,21 @@ class _Recorder:
         )
         self.count += 1
         chosen = actor or self.actor(provider_key)
+        if sign and self.stock_since is not None and day >= self.stock_since:
+            self.waiting.append((patient, data, chosen))
+            return None
+        return self.record(patient, data, chosen, sign=sign)
+
+    def record(
+        self, patient: Patient, data: Administration, actor: Actor, *, sign: bool = True
+    ) -> Vaccination:
+        """Record (and sign) a dose; from the unit's stocked batch of the product when it has one."""
+        assert actor.assignment is not None and actor.assignment.care_unit_id is not None
+        stocked = self.batches.get((actor.assignment.care_unit_id, data.product.pk))
+        if stocked is not None:
+            data = replace(data, batch_number=stocked[0], batch_expiry=stocked[1])
         try:
-            return vaccination_record(actor=chosen, patient=patient, data=data, sign=sign)
+            return vaccination_record(actor=actor, patient=patient, data=data, sign=sign)
         except ValidationError as exc:
             if "override_reason" not in getattr(exc, "error_dict", {}):
                 raise
@@ -381,7 +420,7 @@ class _Recorder:
         # as a clinic would have to.
         self.overrides += 1
         return vaccination_record(
-            actor=chosen, patient=patient, data=replace(data, override_reason=DEMO_OVERRIDE), sign=sign
+            actor=actor, patient=patient, data=replace(data, override_reason=DEMO_OVERRIDE), sign=sign
         )
 
 
@@ -483,6 +522,7 @@ def _patients_and_history(
                 assert child.birth_date is not None
                 recorder.give(child, provider, code, child.birth_date + timedelta(days=age_days), dose)
         protected_done = protected_done or protected
+    _stock(recorder, demo, rng, today)
     _showcase(recorder, demo, rng, today)
     return patients, recorder.count
 
@@ -502,6 +542,70 @@ def _adult_history(recorder: _Recorder, adult: Patient, provider: str, rng: rand
     if age >= 65:
         for year in range(today.year - 3, today.year + 1):
             recorder.give(adult, provider, "vaxigriptetra", date(year, 10, rng.randint(10, 30)), 1)
+
+
+def _stock(recorder: _Recorder, demo: Demo, rng: random.Random, today: date) -> None:
+    """The clinics start keeping stock in Ympa: deliveries first, then the doses given since, from the
+    delivered batches (signing books each out of stock); a broken dose and reorder levels."""
+    for spec in PROVIDERS:
+        provider = demo.providers[spec.key]
+        provider.modules = list(spec.modules)
+        provider.save(update_fields=["modules"])
+    # The assignments in memory hold their care provider as it was before: read them again.
+    fresh = {a.pk: a for a in Assignment.objects.select_related("care_unit__care_provider", "user")}
+    demo.assignments = {key: fresh[a.pk] for key, a in demo.assignments.items()}
+    waiting = []
+    needed: dict[tuple[int, str], int] = {}  # doses waiting per unit and product
+    for patient, data, actor in recorder.waiting:
+        assert actor.assignment is not None and actor.assignment.care_unit_id is not None
+        waiting.append((patient, data, replace(actor, assignment=fresh[actor.assignment.pk])))
+        key = (actor.assignment.care_unit_id, data.product.code)
+        needed[key] = needed.get(key, 0) + 1
+    recorder.waiting, recorder.stock_since = [], None
+    # One batch of each product for the whole demo, as a distributor would ship it to every clinic.
+    batches: dict[str, tuple[str, date]] = {}
+    for (provider_key, unit_key), unit in demo.units.items():
+        codes = {code for unit_id, code in needed if unit_id == unit.pk}
+        codes |= set(STOCKED) | (set(SHOWCASE) if (provider_key, unit_key) == ("clinic", "city") else set())
+        lines = []
+        for code in sorted(codes & set(recorder.products)):
+            product = recorder.products[code]
+            number, expiry = batches.setdefault(
+                code,
+                (
+                    f"{code[:3].upper()}{today.year % 100:02d}{rng.choice('ABC')}{rng.randint(100, 999)}",
+                    today + timedelta(days=rng.randint(150, 500)),
+                ),
+            )
+            doses = needed.get((unit.pk, code), 0) + rng.randint(8, 30)
+            packages = -(-doses // 10) * 10  # whole boxes of ten
+            lines.append(ReceiptLine(product=product, batch_number=number, expiry=expiry, packages=packages))
+            recorder.batches[(unit.pk, product.pk)] = (number, expiry)
+        nurse = _unit_nurse(demo, provider_key, unit_key)
+        delivery_receive(
+            actor=nurse, supplier=STOCK_SUPPLIER, lines=lines, delivery_note=f"DEMO-{unit.hsa_id[-5:]}"
+        )
+    for patient, data, actor in sorted(waiting, key=lambda w: w[1].administered_at):
+        recorder.record(patient, data, actor)
+    flu = Batch.objects.get(product__code="vaxigriptetra", batch_number=batches["vaxigriptetra"][0])
+    for provider_key, unit_key in demo.units:
+        nurse = _unit_nurse(demo, provider_key, unit_key)
+        wastage_record(actor=nurse, batch=flu, quantity=1, reason=WastageReason.BROKEN)
+        city = (provider_key, unit_key) == ("clinic", "city")
+        for code, reorder_at, order_quantity in REORDER + (CITY_REORDER if city else ()):
+            reorder_level_set(
+                actor=nurse,
+                product=recorder.products[code],
+                reorder_at=reorder_at,
+                order_quantity=order_quantity,
+            )
+
+
+def _unit_nurse(demo: Demo, provider_key: str, unit_key: str) -> Actor:
+    username = next(u for u in NURSES[provider_key] if (u, provider_key, unit_key) in demo.assignments)
+    return Actor.staff(
+        demo.users[username], demo.assignments[(username, provider_key, unit_key)], Channel.CLI
+    )
 
 
 def _showcase(recorder: _Recorder, demo: Demo, rng: random.Random, today: date) -> None:

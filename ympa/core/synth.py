@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Model
+from django.db.models.fields import AutoFieldMixin
 from django.utils import timezone
 
 from ympa.access.chain import chain_for, detail_text, header_text, row_mac
@@ -418,7 +419,9 @@ TABLES: tuple[tuple[type[Model], tuple[str, ...]], ...] = (
 )
 
 
-def _defaults(writer: _Writer) -> dict[type[Model], tuple[tuple[str, ...], Row]]:
+def _defaults(
+    writer: _Writer, tables: Sequence[tuple[type[Model], tuple[str, ...]]] = TABLES
+) -> dict[type[Model], tuple[tuple[str, ...], Row]]:
     """Columns a model has beyond the ones written here, with the value each row gets: the field's default.
 
     A column added later with a plain default (text, number, boolean, an empty JSON list or object) or
@@ -426,13 +429,14 @@ def _defaults(writer: _Writer) -> dict[type[Model], tuple[tuple[str, ...], Row]]
     means this module has to learn the field: refuse to run rather than write incomplete rows.
     """
     extras: dict[type[Model], tuple[tuple[str, ...], Row]] = {}
-    for model, columns in TABLES:
+    for model, columns in tables:
         names: list[str] = []
         values: list[str | None] = []
         unknown = set(columns) - {f.column for f in model._meta.concrete_fields if f.column}
         missing: list[str] = []
         for f in model._meta.concrete_fields:
-            if not f.column or f.column in columns:
+            # An id the database assigns (a serial) may be left out; the database fills it.
+            if not f.column or f.column in columns or isinstance(f, AutoFieldMixin):
                 continue
             default = f.get_default()  # "" for a text field without a default, None for others
             if isinstance(default, bool):
@@ -473,6 +477,8 @@ class _Writer(Protocol):
 
     def prepare(self) -> tuple[int, int]: ...
 
+    def skip_row_triggers(self) -> None: ...
+
     def write(self, model: type[Model], columns: tuple[str, ...], rows: list[Row]) -> None: ...
 
     def chunk_done(self) -> None: ...
@@ -510,6 +516,12 @@ class _PostgresWriter:
         # Concurrent inserts would take ids from the sequences we are about to skip: keep them out until
         # commit (readers are not blocked).
         self.cursor.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
+        self.skip_row_triggers()
+        return tuple(self._next_id(m) for m in _serial_tables())  # type: ignore[return-value]
+
+    def skip_row_triggers(self) -> None:
+        """Skip the per-row triggers until the transaction ends, when the role may; `finish` then checks
+        the foreign keys per constraint."""
         if self.allow_set_based_checks:
             try:
                 with transaction.atomic():
@@ -517,7 +529,6 @@ class _PostgresWriter:
                 self.set_based_checks = True
             except DatabaseError:  # not a superuser: keep the triggers
                 self.set_based_checks = False
-        return tuple(self._next_id(m) for m in _serial_tables())  # type: ignore[return-value]
 
     def _next_id(self, model: type[Model]) -> int:
         table = model._meta.db_table
@@ -613,6 +624,10 @@ class _SqliteWriter:
             f'INSERT INTO "{model._meta.db_table}" ({names}) VALUES ({marks})',  # noqa: S608
             rows,
         )
+
+    def skip_row_triggers(self) -> None:
+        # SQLite's foreign-key checks are cheap: it counts deferred violations as rows go in.
+        return None
 
     def chunk_done(self) -> None:
         # SQLite counts deferred foreign-key violations as rows go in and refuses the commit if any remain.

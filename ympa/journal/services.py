@@ -633,7 +633,7 @@ def vaccination_correct(
             batch_number=clean.batch_number,
             given_at=clean.administered_at,
             user=user,
-            # Not the correction's reason: it may describe the patient, and the ledger carries no patient data.
+            # Not the correction's reason: it may describe the patient; the ledger holds no patient data.
             note=_("Batch corrected in the record"),
         )
     before, after = _snapshot(old), _snapshot(clean)

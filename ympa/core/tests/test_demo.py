@@ -1,14 +1,19 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from ympa.access.models import AuditEvent
 from ympa.authn.models import ApiToken, User
-from ympa.core.demo import STAFF, demo_load, demo_print_logins
+from ympa.core.demo import STAFF, STOCK_DAYS, demo_load, demo_print_logins
+from ympa.inventory.models import FlagKind, Movement, MovementKind, StockFlag
+from ympa.inventory.selectors import stock_verify, to_order, unit_balances
 from ympa.journal.models import AdverseEvent, EntryStatus, Vaccination
 from ympa.orgs.models import Assignment, CareProvider, CareUnit
 from ympa.orgs.rights import Role
@@ -41,6 +46,38 @@ def test_demo_is_complete_and_idempotent() -> None:
     counts = (Patient.objects.count(), Vaccination.objects.count(), AuditEvent.objects.count())
     assert demo_load() == (False, 200, vaccinations)
     assert (Patient.objects.count(), Vaccination.objects.count(), AuditEvent.objects.count()) == counts
+
+
+def test_demo_clinics_keep_their_stock_in_ympa() -> None:
+    demo_load()
+    assert stock_verify() == []
+    kinds = Counter(Movement.objects.values_list("kind", flat=True))
+    assert kinds[MovementKind.RECEIPT] and kinds[MovementKind.ADMINISTERED] and kinds[MovementKind.WASTAGE]
+    units = CareUnit.objects.filter(is_test_data=True).select_related("care_provider")
+    for unit in units:
+        assert "inventory" in unit.care_provider.modules
+        balances = unit_balances(unit=unit)
+        assert balances and all(
+            row.batch.in_use_hours is None and not row.batch.multi_dose for row in balances
+        )
+    assert any(to_order(unit=unit) for unit in units)
+    # Doses are booked from the delivered batches, only those given since the clinics kept stock in Ympa.
+    since = timezone.localdate() - timedelta(days=STOCK_DAYS)
+    for dose in Movement.objects.filter(kind=MovementKind.ADMINISTERED).select_related(
+        "vaccination", "batch"
+    ):
+        assert dose.vaccination is not None and timezone.localdate(dose.occurred_at) >= since
+        assert dose.care_unit_id == dose.vaccination.care_unit_id
+    booked = Movement.objects.filter(kind=MovementKind.ADMINISTERED)
+    assert (
+        not booked.filter(batch__registered_from_dose=True)
+        .exclude(batch__batch_number__endswith="X")
+        .exists()
+    )
+    # The one flag: a correction that names a batch no delivery brought.
+    flagged = StockFlag.objects.values_list("kind", "batch__batch_number")
+    assert {kind for kind, _number in flagged} == {FlagKind.UNKNOWN_BATCH, FlagKind.NEGATIVE}
+    assert all(number.endswith("X") for _kind, number in flagged)
 
 
 def test_printed_logins_name_every_account() -> None:

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ympa.core.synth import synth_fill, synth_summary
 from ympa.core.synth_readers import synth_readers
+from ympa.core.synth_stock import stock_summary, synth_stock
 
 
 class Command(BaseCommand):
@@ -19,6 +20,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--patients", type=int, required=True, help="patients to add")
         parser.add_argument("--vaccinations", type=int, default=0, help="signed vaccinations to add")
+        parser.add_argument(
+            "--movements",
+            type=int,
+            default=0,
+            help="stock ledger movements to add at the synthetic units (turns their inventory module on)",
+        )
         parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
         parser.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
         parser.add_argument(
@@ -42,6 +49,11 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 progress=sys.stderr,
             )
+            stock = (
+                synth_stock(movements=options["movements"], seed=options["seed"], progress=sys.stderr)
+                if options["movements"]
+                else None
+            )
             readers = (
                 synth_readers(
                     count=options["readers"], patients=options["reader_patients"], seed=options["seed"]
@@ -52,6 +64,8 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         summary = synth_summary(stats)
+        if stock is not None:
+            summary["stock"] = stock_summary(stock)
         if readers is not None:
             summary["readers"] = {"usernames": list(readers.usernames), "patients": readers.patients}
         if options["json"]:
@@ -60,4 +74,5 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Added {stats.patients} patients and {stats.vaccinations} signed vaccinations "
                 f"({stats.rows} rows) in {stats.seconds:.1f} s."
+                + (f" Booked {stock.movements} stock movements in {stock.seconds:.1f} s." if stock else "")
             )
