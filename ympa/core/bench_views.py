@@ -38,7 +38,6 @@ from ympa.access.routes import no_patient_data, returns_patient_data
 from ympa.access.services import patient_access
 from ympa.authn.api_auth import BearerToken
 from ympa.core.actor import Actor
-from ympa.inventory.models import Movement
 from ympa.inventory.selectors import ledger_balances, unit_balances
 from ympa.journal import services as journal_services
 from ympa.journal.api import VaccinationOut
@@ -52,7 +51,7 @@ _stock_ms: ContextVar[list[float] | None] = ContextVar("ympa_bench_stock_ms", de
 _stock_dose_book = journal_services.stock_dose_book
 
 
-def _timed_stock_dose_book(**kwargs: Any) -> Movement | None:
+def _timed_stock_dose_book(**kwargs: Any) -> int | None:
     sink = _stock_ms.get()
     if sink is None:
         return _stock_dose_book(**kwargs)

@@ -242,9 +242,16 @@ class Movement(models.Model):
     """One line of the stock ledger, in doses: positive in, negative out. Never changed or deleted."""
 
     id = models.BigAutoField(primary_key=True)
-    care_unit = models.ForeignKey("orgs.CareUnit", on_delete=models.PROTECT, related_name="stock_movements")
-    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="movements")
-    location = models.ForeignKey(StorageLocation, on_delete=models.PROTECT, null=True, blank=True)
+    # Every signed dose inserts a row, and every index is one more write per dose: the foreign keys get no
+    # index of their own where the composite indexes below serve (unit, batch), and only partial indexes
+    # where most rows are empty (a dose has no delivery, transfer, count, vial or location).
+    care_unit = models.ForeignKey(
+        "orgs.CareUnit", on_delete=models.PROTECT, related_name="stock_movements", db_index=False
+    )
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="movements", db_index=False)
+    location = models.ForeignKey(
+        StorageLocation, on_delete=models.PROTECT, null=True, blank=True, db_index=False
+    )
     kind = models.CharField(max_length=14, choices=MovementKind.choices)
     quantity = models.IntegerField()
     wastage_reason = models.CharField(max_length=12, choices=WastageReason.choices, blank=True)
@@ -252,22 +259,29 @@ class Movement(models.Model):
         "journal.Vaccination", on_delete=models.PROTECT, null=True, blank=True, related_name="stock_movements"
     )
     delivery = models.ForeignKey(
-        Delivery, on_delete=models.PROTECT, null=True, blank=True, related_name="movements"
+        Delivery, on_delete=models.PROTECT, null=True, blank=True, related_name="movements", db_index=False
     )
     transfer = models.ForeignKey(
-        Transfer, on_delete=models.PROTECT, null=True, blank=True, related_name="movements"
+        Transfer, on_delete=models.PROTECT, null=True, blank=True, related_name="movements", db_index=False
     )
     stock_count = models.ForeignKey(
-        StockCount, on_delete=models.PROTECT, null=True, blank=True, related_name="movements"
+        StockCount, on_delete=models.PROTECT, null=True, blank=True, related_name="movements", db_index=False
     )
-    vial = models.ForeignKey(Vial, on_delete=models.PROTECT, null=True, blank=True, related_name="movements")
+    vial = models.ForeignKey(
+        Vial, on_delete=models.PROTECT, null=True, blank=True, related_name="movements", db_index=False
+    )
     note = models.TextField(blank=True)
     # When it happened (a dose: when it was given); created_at is when it was booked.
     occurred_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
     # Empty for the system's own bookings (an expired vial's leftover doses).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
@@ -297,8 +311,17 @@ class Movement(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["care_unit", "batch"], name="movement_unit_batch_idx"),
+            # Holds every column a balance needs: summing a unit's ledger reads the index alone.
+            models.Index(
+                fields=["care_unit", "batch", "location", "quantity"], name="movement_unit_batch_idx"
+            ),
             models.Index(fields=["care_unit", "kind", "occurred_at"], name="movement_unit_kind_time_idx"),
+            *(
+                models.Index(
+                    fields=[name], condition=Q(**{f"{name}__isnull": False}), name=f"movement_{name}_idx"
+                )
+                for name in ("delivery", "transfer", "stock_count", "vial", "location")
+            ),
         ]
 
     def __str__(self) -> str:

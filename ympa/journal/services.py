@@ -428,16 +428,21 @@ def vaccination_record(
             )
         )
     if sign:
-        _book_stock(unit, vaccination, clean, user)
         _update_forecasts(patient, assessment)
     # Last: the log write locks its chain's head until commit, so the less work after it, the less other
     # writers of the same care provider wait.
     audit_events_save(events)
+    if sign:
+        _book_stock(unit, vaccination, clean, user)
     return vaccination
 
 
 def _book_stock(unit: CareUnit, vaccination: Vaccination, data: Administration, user: User) -> None:
-    """A signed dose leaves the unit's stock in the signing transaction (ympa.inventory: never refused)."""
+    """A signed dose leaves the unit's stock in the signing transaction (ympa.inventory: never refused).
+
+    Every stock booking of the record comes after its log write: signers lock the log's chain head, then the
+    balance row, always in that order, so two of them cannot deadlock, and the balance row is held only
+    from here to commit."""
     stock_dose_book(
         unit=unit,
         vaccination_id=vaccination.pk,
@@ -566,7 +571,6 @@ def vaccination_sign(*, actor: Actor, vaccination: Vaccination, override_reason:
     locked.status = EntryStatus.SIGNED
     locked.save(update_fields=["status"])
     _order_given(locked.order)
-    _book_stock(unit, locked, draft, user)
     audit_event_record(
         actor=actor,
         action=Action.SIGN,
@@ -575,6 +579,7 @@ def vaccination_sign(*, actor: Actor, vaccination: Vaccination, override_reason:
         object_id=str(locked.pk),
         detail={"version": version.number, "decision_support": _problems(assessment)},
     )
+    _book_stock(unit, locked, draft, user)
     _update_forecasts(locked.patient, assessment)
     return locked
 
@@ -624,18 +629,6 @@ def vaccination_correct(
     )
     locked.current_version = version
     locked.save(update_fields=["current_version"])
-    if old.product.pk != clean.product.pk or old.batch_number != clean.batch_number:
-        # The dose came from another batch than first recorded: the stock follows the record.
-        stock_dose_rebook(
-            unit=locked.care_unit,
-            vaccination_id=locked.pk,
-            product_id=clean.product.pk,
-            batch_number=clean.batch_number,
-            given_at=clean.administered_at,
-            user=user,
-            # Not the correction's reason: it may describe the patient; the ledger holds no patient data.
-            note=_("Batch corrected in the record"),
-        )
     before, after = _snapshot(old), _snapshot(clean)
     audit_event_record(
         actor=actor,
@@ -650,6 +643,18 @@ def vaccination_correct(
             "decision_support": _problems(assessment),
         },
     )
+    if old.product.pk != clean.product.pk or old.batch_number != clean.batch_number:
+        # The dose came from another batch than first recorded: the stock follows the record.
+        stock_dose_rebook(
+            unit=locked.care_unit,
+            vaccination_id=locked.pk,
+            product_id=clean.product.pk,
+            batch_number=clean.batch_number,
+            given_at=clean.administered_at,
+            user=user,
+            # Not the correction's reason: it may describe the patient; the ledger holds no patient data.
+            note=_("Batch corrected in the record"),
+        )
     # A correction may move a dose in time; later doses matter, so the forecast is recomputed in full.
     _refresh_forecasts_after_commit(locked.patient)
     return locked
@@ -678,8 +683,6 @@ def vaccination_nullify(*, actor: Actor, vaccination: Vaccination, reason: str) 
     order = locked.order
     order.status = OrderStatus.CANCELLED if order.basis == OrderBasis.STANDING else OrderStatus.ACTIVE
     order.save(update_fields=["status"])
-    # A dose recorded in error goes back to the stock it was booked from (nothing when none was booked).
-    stock_dose_return(vaccination_id=locked.pk, user=user, note=_("Nullified in the record"))
     audit_event_record(
         actor=actor,
         action=Action.NULLIFY,
@@ -688,6 +691,8 @@ def vaccination_nullify(*, actor: Actor, vaccination: Vaccination, reason: str) 
         object_id=str(locked.pk),
         detail={"reason": reason},
     )
+    # A dose recorded in error goes back to the stock it was booked from (nothing when none was booked).
+    stock_dose_return(vaccination_id=locked.pk, user=user, note=_("Nullified in the record"))
     if locked.current_version is not None and locked.current_version.signed_at is not None:
         _refresh_forecasts_after_commit(locked.patient)
     return locked
