@@ -97,7 +97,7 @@ def test_delivery_doses_nullification_balance_ledger_and_recall_agree(
     page.get_by_role("link", name="Återkallelselista").click()
     page.get_by_label("Vaccin").select_option("vaxigriptetra")
     page.get_by_label("Batchnummer").fill("AB1234")
-    page.get_by_label("Anledning eller ärendenummer").fill("Återkallelse 2026-17")
+    page.get_by_label("Skäl eller ärendenummer").fill("Återkallelse 2026-17")
     page.get_by_role("button", name="Lista patienter").click()
     recall = page.get_by_test_id("recall-list")
     expect(recall.locator("tbody tr")).to_have_count(1)
