@@ -36,6 +36,7 @@ from ympa.inventory.forms import (
     WastageForm,
     add_delivery_errors,
 )
+from ympa.inventory.models import PurchaseOrder, PurchaseOrderLine
 from ympa.inventory.selectors import ledger, open_flags, open_vials, unit_balances
 from ympa.inventory.services import (
     MAX_LINES,
@@ -243,7 +244,13 @@ def delivery_new(request: StaffRequest) -> HttpResponse:
         form = DeliveryForm(data, orders=orders)
         formset = DeliveryLineFormSet(data, prefix="lines", form_kwargs=line_kwargs)
     else:
-        form = DeliveryForm(initial={"idempotency_key": uuid.uuid4().hex}, orders=orders)
+        initial = {"idempotency_key": uuid.uuid4().hex}
+        # Opened from a purchase order: the order and its supplier are chosen, and what was ordered is shown
+        # beside the lines (batch, expiry and packages are read off what actually came).
+        ordered = next((o for o in orders if str(o.pk) == request.GET.get("purchase_order")), None)
+        if ordered is not None:
+            initial |= {"purchase_order": str(ordered.pk), "supplier": ordered.supplier}
+        form = DeliveryForm(initial=initial, orders=orders)
         formset = DeliveryLineFormSet(prefix="lines", form_kwargs=line_kwargs)
     if request.method == "POST" and not more:
         form_valid = form.is_valid()
@@ -268,8 +275,20 @@ def delivery_new(request: StaffRequest) -> HttpResponse:
         request,
         "inventory/delivery_new.html",
         # Adding a line re-shows what was typed without judging it yet.
-        {"unit": unit, "form": form, "formset": formset, "hide_errors": more},
+        {
+            "unit": unit,
+            "form": form,
+            "formset": formset,
+            "hide_errors": more,
+            "ordered_lines": _ordered_lines(form, orders),
+        },
     )
+
+
+def _ordered_lines(form: DeliveryForm, orders: list[PurchaseOrder]) -> list[PurchaseOrderLine]:
+    chosen = form["purchase_order"].value()
+    order = next((o for o in orders if str(o.pk) == chosen), None)
+    return list(order.lines.select_related("product").order_by("product__name")) if order else []
 
 
 @no_patient_data(

@@ -260,6 +260,11 @@ def test_a_delivery_against_a_sent_purchase_order(nurse_a: User, stocked: None, 
     purchase_order_send(actor=actor_of(nurse_a), order=order)
     client = staff_client(nurse_a)
     assert str(order.pk) in client.get("/inventory/deliveries/new/").content.decode()
+    # Opened from the order: it is chosen, its supplier filled in, and what was ordered is shown.
+    form = client.get(f"/inventory/deliveries/new/?purchase_order={order.pk}").content.decode()
+    assert f'<option value="{order.pk}" selected>' in form
+    assert 'value="Apoteket"' in form
+    assert "VaxigripTetra: 40 doses" in form
     client.post("/inventory/deliveries/new/", delivery_data([line()], purchase_order=str(order.pk)))
     order.refresh_from_db()
     assert order.status == PurchaseOrderStatus.RECEIVED
