@@ -222,32 +222,52 @@ def _vial_for_dose(
 
 def _dose_statements() -> tuple[str, str, str, str]:
     """The signing path's statements, written out once: the ORM took more CPU to build them per dose than
-    the database took to run them. Table names come from the models; every value is a parameter."""
+    the database took to run them. Table names come from the models; every value is a parameter.
+
+    `find` returns the batch (id, doses per vial, first seen in a dose, the location where the unit holds
+    most of it). On PostgreSQL `book` finds the batch and, for a known single-dose batch, inserts the
+    movement and adds it to the balance: one round trip, returning the batch's columns, the movement id
+    and the new balance (both empty when the batch needs the general path). SQLite has no writing CTEs,
+    and no round trips to save: it runs `find`, `insert` and `upsert`.
+    """
     batch = Batch._meta.db_table
     balance = StockBalance._meta.db_table
     movement = Movement._meta.db_table
     find = (
         f"SELECT b.id, b.doses_per_vial, b.registered_from_dose, (SELECT s.location_id FROM {balance} s "  # noqa: S608
-        "WHERE s.care_unit_id = %s AND s.batch_id = b.id AND s.quantity > 0 "
-        "ORDER BY s.quantity DESC LIMIT 1) "
-        f"FROM {batch} b WHERE b.product_id = %s AND b.batch_number = %s"
+        "WHERE s.care_unit_id = %(unit)s AND s.batch_id = b.id AND s.quantity > 0 "
+        "ORDER BY s.quantity DESC LIMIT 1) AS location_id "
+        f"FROM {batch} b WHERE b.product_id = %(product)s AND b.batch_number = %(number)s"
     )
-    insert = (
-        f"INSERT INTO {movement} (care_unit_id, batch_id, location_id, kind, quantity, wastage_reason, "  # noqa: S608
+    columns = (
+        f"INSERT INTO {movement} (care_unit_id, batch_id, location_id, kind, quantity, wastage_reason, "
         "vaccination_id, note, occurred_at, created_at, created_by_id) "
-        "VALUES (%s, %s, %s, 'administered', -1, '', %s, '', %s, %s, %s) RETURNING id"
+    )
+    dose = "'administered', -1, '', %(vaccination)s, '', %(occurred)s, %(created)s, %(user)s"
+    insert = f"{columns} VALUES (%(unit)s, %(batch)s, %(location)s, {dose}) RETURNING id"
+    add = (
+        f"ON CONFLICT (care_unit_id, batch_id, slot) DO UPDATE SET quantity = {balance}.quantity + "
+        "excluded.quantity RETURNING quantity"
     )
     upsert = (
         f"INSERT INTO {balance} (care_unit_id, batch_id, location_id, slot, quantity) "  # noqa: S608
-        "VALUES (%s, %s, %s, %s, -1) ON CONFLICT (care_unit_id, batch_id, slot) "
-        f"DO UPDATE SET quantity = {balance}.quantity + excluded.quantity RETURNING quantity"
+        f"VALUES (%(unit)s, %(batch)s, %(location)s, %(slot)s, -1) {add}"
     )
-    # PostgreSQL runs both writes in one round trip; SQLite has no writing CTEs, and no round trips to save.
-    both = f"WITH m AS ({insert}), s AS ({upsert}) SELECT m.id, s.quantity FROM m, s"  # noqa: S608
-    return find, insert, upsert, both
+    book = (
+        f"WITH b AS ({find}), "  # noqa: S608
+        f"m AS ({columns} SELECT %(unit)s, b.id, b.location_id, {dose} FROM b WHERE b.doses_per_vial = 1 "
+        "RETURNING id, batch_id, location_id), "
+        f"t AS (INSERT INTO {balance} (care_unit_id, batch_id, location_id, slot, quantity) "
+        f"SELECT %(unit)s, m.batch_id, m.location_id, COALESCE(m.location_id, 0), -1 FROM m {add}) "
+        "SELECT b.id, b.doses_per_vial, b.registered_from_dose, b.location_id, m.id, t.quantity "
+        "FROM b LEFT JOIN m ON TRUE LEFT JOIN t ON TRUE"
+    )
+    return find, insert, upsert, book
 
 
 FIND_DOSE_BATCH, INSERT_DOSE, UPSERT_DOSE_BALANCE, BOOK_DOSE = _dose_statements()
+# The fields that turn the statements' values into the database's form (UUIDs, datetimes on SQLite).
+MOVEMENT_FIELDS = {f.attname: f for f in Movement._meta.concrete_fields}
 
 
 def stock_dose_book(
@@ -264,42 +284,40 @@ def stock_dose_book(
 
     Called by the journal in the signing transaction, after its log write (every signer takes the log's
     chain lock first, then the balance row, so the two cannot deadlock). It never refuses: unknown batches
-    and stock below zero are recorded and flagged. The usual case, a known single-dose batch, is two
-    statements on PostgreSQL (find the batch, book movement and balance together).
+    and stock below zero are recorded and flagged. The usual case, a known single-dose batch, is one
+    statement on PostgreSQL (`_dose_statements`).
     """
     if not uses_inventory(unit):
         return None
     number = _normal_batch_number(batch_number)
     connection = transaction.get_connection()
-    with connection.cursor() as cursor:
-        cursor.execute(FIND_DOSE_BATCH, [unit.pk, product_id, number])
-        found = cursor.fetchone()
-    if found is None or found[1] > 1:
-        return _dose_book_general(unit, vaccination_id, product_id, number, given_at, user)
-    batch_id, _per_vial, unknown, location_id = found
-    now = timezone.now()
-    prepare = {f.attname: f for f in Movement._meta.concrete_fields}
-    moment = [
-        prepare[name].get_db_prep_save(value, connection)
-        for name, value in (("occurred_at", given_at), ("created_at", now))
-    ]
-    dose = [
-        unit.pk,
-        batch_id,
-        location_id,
-        prepare["vaccination_id"].get_db_prep_save(vaccination_id, connection),
-        *moment,
-        user.pk,
-    ]
-    slot = location_id or 0
+    field = MOVEMENT_FIELDS.__getitem__
+    params: dict[str, object] = {
+        "unit": unit.pk,
+        "product": product_id,
+        "number": number,
+        "vaccination": field("vaccination_id").get_db_prep_save(vaccination_id, connection),
+        "occurred": field("occurred_at").get_db_prep_save(given_at, connection),
+        "created": field("created_at").get_db_prep_save(timezone.now(), connection),
+        "user": user.pk,
+    }
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(BOOK_DOSE, [*dose, unit.pk, batch_id, location_id, slot])
-            movement_id, balance = cursor.fetchone()
+            cursor.execute(BOOK_DOSE, params)
+            row = cursor.fetchone()
+            if row is None or row[4] is None:
+                return _dose_book_general(unit, vaccination_id, product_id, number, given_at, user)
+            batch_id, _per_vial, unknown, _location, movement_id, balance = row
         else:
-            cursor.execute(INSERT_DOSE, dose)
+            cursor.execute(FIND_DOSE_BATCH, params)
+            found = cursor.fetchone()
+            if found is None or found[1] > 1:
+                return _dose_book_general(unit, vaccination_id, product_id, number, given_at, user)
+            batch_id, _per_vial, unknown, location_id = found
+            params |= {"batch": batch_id, "location": location_id, "slot": location_id or 0}
+            cursor.execute(INSERT_DOSE, params)
             (movement_id,) = cursor.fetchone()
-            cursor.execute(UPSERT_DOSE_BALANCE, [unit.pk, batch_id, location_id, slot])
+            cursor.execute(UPSERT_DOSE_BALANCE, params)
             (balance,) = cursor.fetchone()
     flags = [(unit.pk, batch_id, FlagKind.NEGATIVE, movement_id)] if balance < 0 else []
     if unknown:
