@@ -350,6 +350,7 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
     batches = dose_batches(stock)
     # The server's own timings (`Server-Timing`) of the gate, the stock booking and the balance selectors.
     gate_ms: list[float] = []
+    gate_one_ms: list[float] = []
     booking_ms: list[float] = []
     idle_booking_ms: list[float] = []
     one_booking_ms: list[float] = []
@@ -383,6 +384,13 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
     steps["ungated"] = Step(overview_request(prepared.readable, gated=False), readers)
     steps["gated"] = Step(gated, readers, 0, gate_ms)
     steps["one_provider"] = Step(gated, readers[:1], 0, gate_ms)
+    # The same by one client, with and without the gate: what it adds to a request when no other request
+    # competes for the two cores (a saturated run stretches any interval measured inside a request by the
+    # waits for a CPU, and its end-to-end difference is the gate's CPU cost times the queue).
+    steps["ungated_one"] = Step(overview_request(prepared.readable, gated=False), readers, 1)
+    steps["gated_one"] = Step(
+        overview_request(prepared.readable, gated=True, gate_ms=gate_one_ms), readers, 1, gate_one_ms
+    )
     if stock:
         # A unit's balance per batch: the cached balances of any unit under load, and the sum of the busiest
         # unit's ledger by one client (the query's own time, not a queue of them on two cores).
@@ -424,9 +432,12 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
                 for sample in m.error_samples[:2]:
                     print(f"      error: {sample}")
     floor_median, record_median = median_of(steps["floor"].rounds), median_of(record.rounds)
-    access = {key: median_of(steps[key].rounds) for key in ("ungated", "gated", "one_provider")}
+    access = {
+        key: median_of(steps[key].rounds)
+        for key in ("ungated", "gated", "one_provider", "ungated_one", "gated_one")
+    }
     added_p99 = access["gated"]["p99_ms"] - access["ungated"]["p99_ms"]
-    gate = {key: steps[key].timing() for key in ("gated", "one_provider")}
+    gate = {key: steps[key].timing() for key in ("gated", "one_provider", "gated_one")}
     ratio = record_median["p99_ms"] / floor_median["p99_ms"] if floor_median["p99_ms"] else float("inf")
     postgres = database.vendor == "postgresql"
     run: dict[str, Any] = {
@@ -444,6 +455,8 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
             **access,
             "added_p50_ms": access["gated"]["p50_ms"] - access["ungated"]["p50_ms"],
             "added_p99_ms": added_p99,
+            "added_one_client_p50_ms": access["gated_one"]["p50_ms"] - access["ungated_one"]["p50_ms"],
+            "added_one_client_p99_ms": access["gated_one"]["p99_ms"] - access["ungated_one"]["p99_ms"],
             "gate": gate,
             "one_provider_throughput_ratio": (
                 access["one_provider"]["throughput"] / access["gated"]["throughput"]
@@ -453,7 +466,10 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
             "rounds": {key: [m.as_dict() for m in steps[key].rounds] for key in access},
         },
         "targets": {
-            "access_adds_at_most_2ms_p99": gate["gated"]["p99_ms"] <= ACCESS_P99_BUDGET_MS
+            "access_adds_at_most_2ms_p99": gate["gated_one"]["p99_ms"] <= ACCESS_P99_BUDGET_MS
+            if postgres
+            else None,
+            "access_adds_at_most_2ms_p99_saturated": gate["gated"]["p99_ms"] <= ACCESS_P99_BUDGET_MS
             if postgres
             else None,
             "record_p99_within_5x_floor": ratio <= RECORD_P99_FACTOR,
@@ -560,6 +576,9 @@ def run_errors(run: dict[str, Any]) -> dict[str, float]:
     for kind in ("record_nostock", "cached", "ledger"):
         if kind in run.get("stock", {}):
             found[kind] = run["stock"][kind]["errors"]
+    for kind in ("ungated", "gated", "one_provider", "ungated_one", "gated_one"):
+        if kind in run.get("access", {}):
+            found[f"overview_{kind}"] = run["access"][kind]["errors"]
     return found
 
 
