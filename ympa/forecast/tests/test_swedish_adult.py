@@ -2,12 +2,18 @@
 
 from datetime import date, timedelta
 
-from ympa.forecast import ForecastResult, SeriesStatus, SupportingData
+from ympa.forecast import EvaluationStatus, ForecastResult, SeriesResult, SeriesStatus, SupportingData
 from ympa.forecast.tests.swedish import due, run, status
 
 ADULT = date(1990, 5, 20)
 DAY0 = date(2026, 2, 2)
 ONE_DAY = timedelta(days=1)
+
+
+def pneumococcal_risk(result: ForecastResult) -> SeriesResult:
+    """The pneumococcal risk series (the vaccine group also reports the aged-out childhood series)."""
+    (risk,) = [s for s in result.antigens["Pneumococcal"].best if s.series_type == "Risk"]
+    return risk
 
 
 def risk_series(result: ForecastResult) -> str:
@@ -113,3 +119,76 @@ def test_covid_19_from_75(se: SupportingData) -> None:
     assert (
         status(run(se, date(1960, 6, 1), [], date(2025, 10, 1)), "COVID-19") is SeriesStatus.NOT_RECOMMENDED
     )
+
+
+def test_pneumococcal_risk_group_gets_one_pneumovax_dose_from_2_years(se: SupportingData) -> None:
+    """Increased risk of severe pneumococcal disease: one Pneumovax (PPV23) dose for everyone over 2 years.
+
+    Sources: https://vardgivarguiden.se/kunskapsstod/smittskydd/amnesomraden/vaccination/pneumokocker-vaccinering-av-riskgrupper/
+    (one dose of Pneumovax; programme from 2 years),
+    https://vardgivare.skane.se/vardriktlinjer/vaccinationer/pneumokocker/ (Pneumovax is PPV23)
+    """
+    risk = ["SE-PNEUMOKOCK"]
+    assert status(run(se, ADULT, [], DAY0), "Pneumococcal") is not SeriesStatus.NOT_COMPLETE
+    first = due(run(se, ADULT, [], DAY0, risk), "Pneumococcal")
+    assert (first.dose_number, first.earliest) == (1, date(1992, 5, 20))  # from 2 years of age
+    assert [v.cvx for v in first.recommended_vaccines] == ["YMPA-PNEUMOVAX"]
+    for code in ("YMPA-PNEUMOVAX", "33"):
+        done = run(se, ADULT, [(DAY0, code)], DAY0 + ONE_DAY, risk)
+        assert pneumococcal_risk(done).status is SeriesStatus.COMPLETE, code
+
+    toddler = date(2025, 3, 1)
+    child = run(se, toddler, [], DAY0, risk)
+    assert [s.series_name for s in child.antigens["Pneumococcal"].best] == ["Barnprogrammet pneumokocker"]
+    two_years = run(se, toddler, [], date(2027, 3, 1), risk)
+    assert "Riskgrupp, ökad risk: en dos Pneumovax" in [
+        s.series_name for s in two_years.antigens["Pneumococcal"].best
+    ]
+
+
+def test_pneumococcal_very_high_risk_adults_get_pcv20(se: SupportingData) -> None:
+    """Very high risk (adults): one dose of PCV20, at least a year after PPV23 and 6 months after PCV13.
+
+    Sources: https://vardgivare.regionorebrolan.se/sv/vardriktlinjer-och-kunskapsstod/smittskydd/vaccinationer/pneumokockvaccination/
+    (group 1: one dose of PCV20; 6-12 months after PCV13; at least one year after the latest PPV23),
+    https://vardgivare.regionorebrolan.se/sv/vardriktlinjer-och-kunskapsstod/smittskydd/vaccinationer/pneumokockvaccination/?E-47222=47222
+    (the recommendations concern adults)
+    """
+    risk = ["SE-PNEUMOKOCK-HOG"]
+    first = due(run(se, ADULT, [], DAY0, risk), "Pneumococcal")
+    assert (first.dose_number, first.earliest) == (1, date(2008, 5, 20))  # from 18 years of age
+    assert [v.cvx for v in first.recommended_vaccines] == ["216"]
+    done = run(se, ADULT, [(DAY0, "216")], DAY0 + ONE_DAY, risk)
+    assert pneumococcal_risk(done).status is SeriesStatus.COMPLETE
+
+    ppv23 = date(2025, 9, 1)
+    assert due(run(se, ADULT, [(ppv23, "YMPA-PNEUMOVAX")], DAY0, risk), "Pneumococcal").earliest == date(
+        2026, 9, 1
+    )
+    too_soon = run(se, ADULT, [(ppv23, "33"), (DAY0, "216")], DAY0 + ONE_DAY, risk)
+    assert pneumococcal_risk(too_soon).evaluations[-1].status is EvaluationStatus.NOT_VALID
+    assert due(too_soon, "Pneumococcal").dose_number == 1
+
+    pcv13 = date(2025, 11, 1)
+    assert due(run(se, ADULT, [(pcv13, "133")], DAY0, risk), "Pneumococcal").earliest == date(2026, 5, 1)
+
+    teenager = date(2010, 5, 20)  # 15 years old: the adult recommendation does not apply
+    assert all(
+        s.series_type != "Risk" for s in run(se, teenager, [], DAY0, risk).antigens["Pneumococcal"].best
+    )
+
+
+def test_pneumococcal_asplenia_pcv20_then_ppv23_two_months_later(se: SupportingData) -> None:
+    """Asplenia or hyposplenia (adults): PCV20, then PPV23 at least two months later.
+
+    Source: https://vardgivare.regionorebrolan.se/sv/vardriktlinjer-och-kunskapsstod/smittskydd/vaccinationer/pneumokockvaccination/
+    """
+    risk = ["SE-PNEUMOKOCK-ASPLENI"]
+    assert [v.cvx for v in due(run(se, ADULT, [], DAY0, risk), "Pneumococcal").recommended_vaccines] == [
+        "216"
+    ]
+    second = due(run(se, ADULT, [(DAY0, "216")], DAY0 + ONE_DAY, risk), "Pneumococcal")
+    assert (second.dose_number, second.earliest) == (2, date(2026, 4, 2))
+    assert [v.cvx for v in second.recommended_vaccines] == ["YMPA-PNEUMOVAX"]
+    doses = [(DAY0, "216"), (date(2026, 4, 2), "YMPA-PNEUMOVAX")]
+    assert pneumococcal_risk(run(se, ADULT, doses, date(2026, 4, 3), risk)).status is SeriesStatus.COMPLETE

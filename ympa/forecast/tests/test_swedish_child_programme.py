@@ -5,7 +5,7 @@ Each test names the public source its expected dates are derived from.
 
 from datetime import date, timedelta
 
-from ympa.forecast import EvaluationStatus, SeriesStatus, SupportingData
+from ympa.forecast import EvaluationStatus, ForecastResult, SeriesResult, SeriesStatus, SupportingData
 from ympa.forecast.tests.swedish import at_age, due, run, status
 
 BIRTH = date(2026, 1, 15)
@@ -217,3 +217,87 @@ def test_children_are_not_offered_the_adult_programmes(se: SupportingData) -> No
     assert status(result, "Influenza") is SeriesStatus.NOT_RECOMMENDED
     assert status(result, "COVID-19") is SeriesStatus.NOT_RECOMMENDED
     assert [s.series_name for s in result.antigens["Pneumococcal"].best] == ["Barnprogrammet pneumokocker"]
+
+
+def test_hexavalent_dose_2_needs_8_weeks_for_hib_and_hepatitis_b(se: SupportingData) -> None:
+    """Hib and hepatitis B dose 2 at least 8 weeks after dose 1 (4 days' grace); DTP only needs 6 weeks.
+
+    Sources (two-dose primary series of the hexavalent vaccines: Hexaxim/Hexyon at least eight weeks apart,
+    Infanrix hexa at least 2 months apart; DTP at least 6 weeks apart):
+    https://uat.mims.com/thailand/drug/info/hexaxim/dosage
+    http://medicover.ua/vakcynacija/infanryks-geksa-infanrix-hexa.html
+    https://www.folkhalsomyndigheten.se/publicerat-material/publikationsarkiv/v/vaccination-av-barn-och-ungdomar--/?pub=63136
+    """
+    first = at_age(BIRTH, "3 months")
+    after_first = run(se, BIRTH, [(first, HEXA)], first + ONE_DAY)
+    for group in ("Hib", "HepB"):
+        second = due(after_first, group)
+        assert (second.dose_number, second.earliest, second.recommended) == (
+            2,
+            first + timedelta(weeks=8),
+            date(2026, 6, 15),
+        ), group
+
+    seven_weeks = first + timedelta(weeks=7)
+    early = run(se, BIRTH, [(first, HEXA), (seven_weeks, HEXA)], seven_weeks + ONE_DAY)
+    assert early.antigens["Diphtheria"].best[0].evaluations[1].status is EvaluationStatus.VALID
+    for antigen in ("Hib", "HepB"):
+        (best,) = early.antigens[antigen].best
+        assert best.evaluations[1].status is EvaluationStatus.NOT_VALID, antigen
+        assert due(early, antigen).dose_number == 2
+
+    grace = first + timedelta(weeks=8) - timedelta(days=4)
+    on_time = run(se, BIRTH, [(first, HEXA), (grace, HEXA)], grace + ONE_DAY)
+    for antigen in ("Hib", "HepB"):
+        assert on_time.antigens[antigen].best[0].evaluations[1].status is EvaluationStatus.VALID, antigen
+
+
+def test_hepatitis_b_infant_booster_at_least_6_months_after_dose_2(se: SupportingData) -> None:
+    """Hepatitis B dose 3 (the hexavalent booster) at 12 months, at least 6 months after dose 2.
+
+    Sources (booster at least 6 months after the last primary dose; doses at 3, 5 and 12 months):
+    https://uat.mims.com/thailand/drug/info/hexaxim/dosage
+    http://medicover.ua/vakcynacija/infanryks-geksa-infanrix-hexa.html
+    https://www.rvn.se/sv/v1/Arkiv/Nyhetsarkiv/Gratis-vaccin-mot-Hepatit-B-for-barn-fodda-efter-1-februari-2012/
+    """
+    doses = [(at_age(BIRTH, "3 months"), HEXA), (at_age(BIRTH, "5 months"), HEXA)]
+    third = due(run(se, BIRTH, doses, date(2026, 6, 16)), "HepB")
+    assert (third.dose_number, third.earliest, third.recommended) == (
+        3,
+        date(2026, 12, 15),
+        date(2027, 1, 15),
+    )
+
+
+def test_pneumococcal_conjugate_minimum_intervals(se: SupportingData) -> None:
+    """PCV dose 2 at least 2 months after dose 1, the booster at least 6 months after dose 2 (4 days' grace).
+
+    Sources (Synflorix posology: two primary doses 2 months apart, booster at least 6 months after the last
+    primary dose; PCV10 and PCV13 product information: at least 2 months between two primary doses):
+    https://prdmimsweb.azurewebsites.net/malaysia/drug/info/synflorix/dosage
+    https://pmc.ncbi.nlm.nih.gov/articles/PMC10675499/table/vaccines-11-01654-t002
+    """
+    first = at_age(BIRTH, "3 months")
+    second = due(run(se, BIRTH, [(first, "133")], first + ONE_DAY), "Pneumococcal")
+    assert (second.dose_number, second.earliest) == (2, date(2026, 6, 15))
+
+    six_weeks = first + timedelta(weeks=6)
+    early = run(se, BIRTH, [(first, "133"), (six_weeks, "133")], six_weeks + ONE_DAY)
+    assert child_pneumococcal(early).evaluations[1].status is EvaluationStatus.NOT_VALID
+
+    grace = date(2026, 6, 11)  # two months less four days
+    result = run(se, BIRTH, [(first, "133"), (grace, "133")], grace + ONE_DAY)
+    assert child_pneumococcal(result).evaluations[1].status is EvaluationStatus.VALID
+    booster = due(result, "Pneumococcal")
+    assert (booster.dose_number, booster.earliest, booster.recommended) == (
+        3,
+        date(2026, 12, 11),
+        date(2027, 1, 15),
+    )
+
+
+def child_pneumococcal(result: ForecastResult) -> SeriesResult:
+    (child,) = [
+        s for s in result.antigens["Pneumococcal"].best if s.series_name == "Barnprogrammet pneumokocker"
+    ]
+    return child
