@@ -1,4 +1,6 @@
-"""Writes to the stock ledger. `_post` is the only code that inserts movements or changes cached balances.
+"""Writes to the stock ledger. Two functions insert movements and change cached balances, always together in
+one transaction: `_post` for every kind, and `stock_dose_book`'s written-out statements for the usual signed
+dose (a known single-dose batch), which the signing path runs for every dose.
 
 Stock never stands in the way of a dose that was given: the journal calls `stock_dose_book` and friends
 inside its own transaction, they never raise for stock reasons, and a balance that goes below zero or a
