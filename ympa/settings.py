@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "ympa.citizen",
     "ympa.reporting",
     "ympa.inventory",
+    "ympa.booking",
 ]
 
 MIDDLEWARE = [

@@ -25,17 +25,27 @@ class Right(models.TextChoices):
     VIEW_STATISTICS = "view_statistics", _("View statistics")
     REVIEW_LOGS = "review_logs", _("Review access logs")
     ADMINISTER_UNIT = "administer_unit", _("Administer the care unit")
+    MANAGE_BOOKINGS = "manage_bookings", _("Manage bookings and check-in")
 
 
 R = Right
 DEFAULT_RIGHTS: dict[Role, frozenset[Right]] = {
-    Role.PHYSICIAN: frozenset({R.ORDER, R.ADMINISTER, R.SIGN, R.CORRECT, R.VIEW_STATISTICS}),
-    Role.NURSE: frozenset({R.ADMINISTER, R.SIGN, R.CORRECT, R.MANAGE_STOCK, R.VIEW_STATISTICS}),
-    Role.MIDWIFE: frozenset({R.ADMINISTER, R.SIGN, R.CORRECT, R.MANAGE_STOCK, R.VIEW_STATISTICS}),
+    Role.PHYSICIAN: frozenset(
+        {R.ORDER, R.ADMINISTER, R.SIGN, R.CORRECT, R.VIEW_STATISTICS, R.MANAGE_BOOKINGS}
+    ),
+    Role.NURSE: frozenset(
+        {R.ADMINISTER, R.SIGN, R.CORRECT, R.MANAGE_STOCK, R.VIEW_STATISTICS, R.MANAGE_BOOKINGS}
+    ),
+    Role.MIDWIFE: frozenset(
+        {R.ADMINISTER, R.SIGN, R.CORRECT, R.MANAGE_STOCK, R.VIEW_STATISTICS, R.MANAGE_BOOKINGS}
+    ),
     # Assistant nurses vaccinate under delegation; a nurse or physician signs what they record.
-    Role.ASSISTANT_NURSE: frozenset({R.ADMINISTER, R.MANAGE_STOCK}),
-    Role.RECEPTIONIST: frozenset(),
-    Role.ADMINISTRATOR: frozenset({R.MANAGE_STOCK, R.VIEW_STATISTICS, R.REVIEW_LOGS, R.ADMINISTER_UNIT}),
+    Role.ASSISTANT_NURSE: frozenset({R.ADMINISTER, R.MANAGE_STOCK, R.MANAGE_BOOKINGS}),
+    # Reception books, checks in and runs the queue; it never reads or writes the record itself.
+    Role.RECEPTIONIST: frozenset({R.MANAGE_BOOKINGS}),
+    Role.ADMINISTRATOR: frozenset(
+        {R.MANAGE_STOCK, R.VIEW_STATISTICS, R.REVIEW_LOGS, R.ADMINISTER_UNIT, R.MANAGE_BOOKINGS}
+    ),
     Role.INFECTION_CONTROL: frozenset({R.VIEW_STATISTICS, R.REVIEW_LOGS}),
 }
 
