@@ -16,6 +16,9 @@ urlpatterns = [
     path("citizen/", include("ympa.citizen.urls")),
     path("region/", include("ympa.reporting.urls")),
     path("inventory/", include("ympa.inventory.urls")),
+    path("booking/", include("ympa.booking.urls")),
+    path("boka/", include("ympa.booking.public_urls")),
+    path("besok/", include("ympa.booking.visit_urls")),
     path("", include("ympa.orgs.urls")),
     path("", include("ympa.journal.urls")),
 ]

@@ -113,6 +113,9 @@ class OpeningHours(models.Model):
             models.CheckConstraint(condition=Q(closes__gt=F("opens")), name="opening_hours_order"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.weekday} {self.opens}-{self.closes}"
+
 
 class OpeningException(models.Model):
     """A day that differs from the weekly hours: closed (a holiday), or open at other times."""
@@ -135,6 +138,9 @@ class OpeningException(models.Model):
                 name="opening_exception_hours",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {'closed' if self.closed else f'{self.opens}-{self.closes}'}"
 
 
 class SlotRelease(models.Model):
@@ -159,6 +165,9 @@ class SlotRelease(models.Model):
                 name="slot_release_age_band",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.appointment_type} {self.release_at:%Y-%m-%d %H:%M}"
 
 
 class Slot(models.Model):
@@ -194,6 +203,9 @@ class Slot(models.Model):
             ),
             models.Index(fields=["care_unit", "starts_at"], name="slot_unit_time_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.starts_at:%Y-%m-%d %H:%M}"
 
 
 class BookingStatus(models.TextChoices):
@@ -265,6 +277,9 @@ class Booking(models.Model):
             models.Index(fields=["group"], name="booking_group_idx"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.patient} {self.slot}"
+
 
 class WaitingListEntry(models.Model):
     """Someone who found no free slot; told by SMS or e-mail when one is released or freed."""
@@ -294,6 +309,9 @@ class WaitingListEntry(models.Model):
                 condition=~Q(contact_phone="") | ~Q(contact_email=""), name="waiting_list_has_contact"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.appointment_type} {self.created_at:%Y-%m-%d}"
 
 
 class DeclarationChannel(models.TextChoices):
@@ -342,6 +360,9 @@ class HealthDeclaration(models.Model):
     class Meta:
         ordering = ["-submitted_at"]
         indexes = [models.Index(fields=["patient", "submitted_at"], name="declaration_patient_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.form} {self.submitted_at:%Y-%m-%d %H:%M}"
 
 
 class QueueStatus(models.TextChoices):
@@ -401,6 +422,9 @@ class QueueEntry(models.Model):
         ]
         indexes = [models.Index(fields=["care_unit", "day", "status"], name="queue_unit_day_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.day} #{self.number}"
+
 
 class MassSession(models.Model):
     """A mass-vaccination session at a unit: one product, batch and default site for everyone, so the desk
@@ -422,3 +446,6 @@ class MassSession(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return self.name

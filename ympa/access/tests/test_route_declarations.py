@@ -32,6 +32,7 @@ from ympa.access.routes import Declaration, Route, declaration_of, no_patient_da
 from ympa.access.services import patient_access, patient_access_many
 from ympa.authn.models import User
 from ympa.authn.services import api_token_create
+from ympa.booking.tests import route_calls
 from ympa.citizen.tests.sessions import citizen_client
 from ympa.core import bench_views
 from ympa.core.actor import ActorKind, Channel
@@ -551,6 +552,8 @@ CALLS: dict[str, tuple[Call, ...]] = {
         Call("GET", _api("vaccinations/{}/adverse-events", "signed"), 200, api=True),
     ),
 }
+# The booking module keeps its calls beside its tests.
+CALLS.update(route_calls.calls())
 
 
 def _routes() -> dict[str, Route]:

@@ -37,7 +37,7 @@ def vaccinator(unit_a: CareUnit) -> Resource:
 
 @pytest.fixture
 def make_slots(appointment_type: AppointmentType, vaccinator: Resource) -> Callable[..., list[Slot]]:
-    """`count` consecutive slots of the appointment type's duration, from `start` (default: tomorrow 09:00)."""
+    """`count` consecutive slots of the type's duration from `start` (default: tomorrow 09:00)."""
 
     def build(count: int = 5, start: datetime | None = None, **changes: Any) -> list[Slot]:
         kind = changes.pop("appointment_type", appointment_type)
