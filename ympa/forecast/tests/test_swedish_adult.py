@@ -192,3 +192,61 @@ def test_pneumococcal_asplenia_pcv20_then_ppv23_two_months_later(se: SupportingD
     assert [v.cvx for v in second.recommended_vaccines] == ["YMPA-PNEUMOVAX"]
     doses = [(DAY0, "216"), (date(2026, 4, 2), "YMPA-PNEUMOVAX")]
     assert pneumococcal_risk(run(se, ADULT, doses, date(2026, 4, 3), risk)).status is SeriesStatus.COMPLETE
+
+
+def test_influenza_two_doses_for_risk_group_children_never_vaccinated(se: SupportingData) -> None:
+    """Risk-group children 6 months-8 years never vaccinated for influenza: two doses 4 weeks apart at first.
+
+    Then one dose per season; from 9 years one dose.
+
+    Sources: https://www.folkhalsomyndigheten.se/smittskydd-beredskap/vaccinationer/fragor-och-svar/barn-och-sasongsinfluensavaccin/?exp=57585,
+    https://vardgivarguiden.se/kunskapsstod/smittskydd/sjukdomar/influensa/sasongsinfluensan/vaccination-av-barn/
+    """
+    risk = ["SE-INFLUENSA"]
+    child = date(2020, 3, 1)
+    first = date(2025, 10, 20)
+    assert due(run(se, child, [], first, risk), "Influenza").earliest == date(2025, 10, 14)
+    second = due(run(se, child, [(first, "150")], first + ONE_DAY, risk), "Influenza")
+    assert (second.dose_number, second.earliest) == (2, date(2025, 11, 17))  # four weeks later
+    both = run(se, child, [(first, "150"), (date(2025, 11, 17), "150")], date(2025, 11, 18), risk)
+    assert status(both, "Influenza") is SeriesStatus.COMPLETE
+
+    vaccinated_before = [(date(2024, 11, 1), "150"), (first, "150")]
+    assert (
+        status(run(se, child, vaccinated_before, first + ONE_DAY, risk), "Influenza") is SeriesStatus.COMPLETE
+    )
+    nine = date(2016, 3, 1)
+    assert (
+        status(run(se, nine, [(first, "150")], first + ONE_DAY, risk), "Influenza") is SeriesStatus.COMPLETE
+    )
+
+
+def test_covid_19_risk_groups_by_age(se: SupportingData) -> None:
+    """COVID-19 2025/26 risk groups: one autumn dose, each group from its own age.
+
+    From 65 with daily care at home, 50-74 with conditions that increase the risk, 18-49 with reduced immune
+    defence; no interval since an earlier dose was sourced.
+
+    Sources: https://www.dagensvimmerby.se/nyheter/e/309808/vaccinationen-mot-arets-influensa-och-covid-borjas-rekommendationerna-ser-annorlunda-ut/,
+    https://www.folkhalsomyndigheten.se/publikationer-och-material/publikationsarkiv/r/rekommendationer-om-vaccination-mot-covid-19?nav-open=true
+    """
+    day = date(2025, 10, 1)
+    groups = [
+        (date(1990, 1, 1), "SE-COVID-IMMUNBRIST", True),
+        (date(1970, 1, 1), "SE-COVID-IMMUNBRIST", False),
+        (date(1970, 1, 1), "SE-COVID", True),
+        (date(1990, 1, 1), "SE-COVID", False),
+        (date(1958, 1, 1), "SE-COVID-OMSORG", True),
+        (date(1965, 1, 1), "SE-COVID-OMSORG", False),
+    ]
+    for birth, code, recommended in groups:
+        result = run(se, birth, [], day, [code])
+        if recommended:
+            assert due(result, "COVID-19").earliest == date(2025, 9, 1), (birth, code)
+        else:
+            assert status(result, "COVID-19") is SeriesStatus.NOT_RECOMMENDED, (birth, code)
+
+    this_autumn = run(
+        se, date(1970, 1, 1), [(date(2025, 10, 5), "YMPA-COMIRNATY-30")], date(2025, 10, 6), ["SE-COVID"]
+    )
+    assert status(this_autumn, "COVID-19") is SeriesStatus.COMPLETE

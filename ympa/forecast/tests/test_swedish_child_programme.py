@@ -68,7 +68,8 @@ def test_second_and_third_doses_at_5_and_12_months(se: SupportingData) -> None:
 def test_rotavirus_from_6_weeks_with_the_smpc_upper_age_limits(se: SupportingData) -> None:
     """Rotarix from 6 weeks, not started from 12 weeks, dose 2 due before 16 weeks and given by 24 weeks.
 
-    Sources: https://uat.mims.com/hongkong/drug/info/rotarix/dosage (Rotarix posology),
+    Sources: https://ema.europa.eu/medicines/human/EPAR/rotarix
+    (Rotarix, EMA: from 6 weeks, 4 weeks apart, by 24 weeks),
     https://www.folkhalsomyndigheten.se/smittskydd-beredskap/vaccinationer/fragor-och-svar/rotavirus/?exp=57188
     (not started when the child has turned 12 weeks),
     https://www.folkhalsomyndigheten.se/publicerat-material/publikationsarkiv/v/vaccination-av-barn-och-ungdomar--/?pub=63136
@@ -93,7 +94,8 @@ def test_rotavirus_from_6_weeks_with_the_smpc_upper_age_limits(se: SupportingDat
 def test_rotateq_third_dose_by_32_weeks(se: SupportingData) -> None:
     """RotaTeq: three doses at least 4 weeks apart, the third at 5 months, the course finished by week 32.
 
-    Sources: https://andavac.es/faq-profesionales/que-caracteristicas-tiene-la-vacuna-pentavalente-resortante-humana-bovina-rotateq-msd,
+    Sources: https://www.ema.europa.eu/en/medicines/human/EPAR/rotateq
+    (RotaTeq, EMA: three doses at least 4 weeks apart, first dose at 6-12 weeks, the last up to 32 weeks),
     https://www.vaccin.se/barn/barnvaccinationsprogrammet/
     """
     doses = [(BIRTH + timedelta(weeks=6), "116"), (at_age(BIRTH, "3 months"), "116")]
@@ -219,14 +221,14 @@ def test_children_are_not_offered_the_adult_programmes(se: SupportingData) -> No
     assert [s.series_name for s in result.antigens["Pneumococcal"].best] == ["Barnprogrammet pneumokocker"]
 
 
-def test_hexavalent_dose_2_needs_8_weeks_for_hib_and_hepatitis_b(se: SupportingData) -> None:
-    """Hib and hepatitis B dose 2 at least 8 weeks after dose 1 (4 days' grace); DTP only needs 6 weeks.
+def test_hexavalent_dose_2_needs_1_month_for_hib_and_hepatitis_b(se: SupportingData) -> None:
+    """Hib and hepatitis B dose 2 at least 1 month after dose 1 (4 days' grace), Vaxelis' shortest interval.
 
-    Sources (two-dose primary series of the hexavalent vaccines: Hexaxim/Hexyon at least eight weeks apart,
-    Infanrix hexa at least 2 months apart; DTP at least 6 weeks apart):
-    https://uat.mims.com/thailand/drug/info/hexaxim/dosage
-    http://medicover.ua/vakcynacija/infanryks-geksa-infanrix-hexa.html
-    https://www.folkhalsomyndigheten.se/publicerat-material/publikationsarkiv/v/vaccination-av-barn-och-ungdomar--/?pub=63136
+    Sources (the hexavalent vaccines' primary doses: Vaxelis two or three doses at least 1 month apart,
+    Infanrix hexa two or three doses at least 1 month apart; the shortest interval a product allows is used):
+    https://www.fass.se/LIF/product?docType=6&nplId=20150220000015&userType=0
+    https://ec.europa.eu/health/documents/community-register/2018/20180315140455/anx_140455_en.pdf
+    http://www.ema.europa.eu/ema/index.jsp?curl=pages/medicines/human/medicines/000296/human_med_000833.jsp&mid=WC0b01ac058001d124
     """
     first = at_age(BIRTH, "3 months")
     after_first = run(se, BIRTH, [(first, HEXA)], first + ONE_DAY)
@@ -234,19 +236,18 @@ def test_hexavalent_dose_2_needs_8_weeks_for_hib_and_hepatitis_b(se: SupportingD
         second = due(after_first, group)
         assert (second.dose_number, second.earliest, second.recommended) == (
             2,
-            first + timedelta(weeks=8),
+            date(2026, 5, 15),  # one month after dose 1 (15 April)
             date(2026, 6, 15),
         ), group
 
-    seven_weeks = first + timedelta(weeks=7)
-    early = run(se, BIRTH, [(first, HEXA), (seven_weeks, HEXA)], seven_weeks + ONE_DAY)
-    assert early.antigens["Diphtheria"].best[0].evaluations[1].status is EvaluationStatus.VALID
+    too_soon = date(2026, 5, 10)  # one month less five days
+    early = run(se, BIRTH, [(first, HEXA), (too_soon, HEXA)], too_soon + ONE_DAY)
     for antigen in ("Hib", "HepB"):
         (best,) = early.antigens[antigen].best
         assert best.evaluations[1].status is EvaluationStatus.NOT_VALID, antigen
         assert due(early, antigen).dose_number == 2
 
-    grace = first + timedelta(weeks=8) - timedelta(days=4)
+    grace = date(2026, 5, 11)  # one month less four days
     on_time = run(se, BIRTH, [(first, HEXA), (grace, HEXA)], grace + ONE_DAY)
     for antigen in ("Hib", "HepB"):
         assert on_time.antigens[antigen].best[0].evaluations[1].status is EvaluationStatus.VALID, antigen
@@ -256,8 +257,8 @@ def test_hepatitis_b_infant_booster_at_least_6_months_after_dose_2(se: Supportin
     """Hepatitis B dose 3 (the hexavalent booster) at 12 months, at least 6 months after dose 2.
 
     Sources (booster at least 6 months after the last primary dose; doses at 3, 5 and 12 months):
-    https://uat.mims.com/thailand/drug/info/hexaxim/dosage
-    http://medicover.ua/vakcynacija/infanryks-geksa-infanrix-hexa.html
+    https://www.fass.se/LIF/product?docType=6&nplId=20150220000015&userType=0 (Vaxelis)
+    http://www.ema.europa.eu/ema/index.jsp?curl=pages/medicines/human/medicines/000296/human_med_000833.jsp&mid=WC0b01ac058001d124
     https://www.rvn.se/sv/v1/Arkiv/Nyhetsarkiv/Gratis-vaccin-mot-Hepatit-B-for-barn-fodda-efter-1-februari-2012/
     """
     doses = [(at_age(BIRTH, "3 months"), HEXA), (at_age(BIRTH, "5 months"), HEXA)]
@@ -274,7 +275,7 @@ def test_pneumococcal_conjugate_minimum_intervals(se: SupportingData) -> None:
 
     Sources (Synflorix posology: two primary doses 2 months apart, booster at least 6 months after the last
     primary dose; PCV10 and PCV13 product information: at least 2 months between two primary doses):
-    https://prdmimsweb.azurewebsites.net/malaysia/drug/info/synflorix/dosage
+    https://ema.europa.eu/en/medicines/human/EPAR/synflorix
     https://pmc.ncbi.nlm.nih.gov/articles/PMC10675499/table/vaccines-11-01654-t002
     """
     first = at_age(BIRTH, "3 months")
@@ -301,3 +302,24 @@ def child_pneumococcal(result: ForecastResult) -> SeriesResult:
         s for s in result.antigens["Pneumococcal"].best if s.series_name == "Barnprogrammet pneumokocker"
     ]
     return child
+
+
+def test_polio_second_booster_has_no_minimum_interval(se: SupportingData) -> None:
+    """Polio dose 4 (second booster) at 5 years: preferably 3 years after dose 3, but no minimum is set.
+
+    Source: https://www.folkhalsomyndigheten.se/smittskydd-beredskap/vaccinationer/rekommendationer-for-vaccination/rekommendationer-om-vaccination-mot-polio/?nav-open=true
+    (at least four doses, two of them boosters; preferably at least 3 years between the boosters)
+    """
+    doses = [
+        (at_age(BIRTH, "3 months"), HEXA),
+        (at_age(BIRTH, "5 months"), HEXA),
+        (at_age(BIRTH, "12 months"), HEXA),
+    ]
+    fourth = due(run(se, BIRTH, doses, at_age(BIRTH, "12 months") + ONE_DAY), "Polio")
+    assert (fourth.dose_number, fourth.recommended) == (4, at_age(BIRTH, "5 years"))
+
+    two_years_later = at_age(BIRTH, "3 years")
+    result = run(se, BIRTH, [*doses, (two_years_later, "130")], two_years_later + ONE_DAY)
+    (best,) = result.antigens["Polio"].best
+    assert [e.status for e in best.evaluations] == [EvaluationStatus.VALID] * 4
+    assert status(result, "Polio") is SeriesStatus.COMPLETE

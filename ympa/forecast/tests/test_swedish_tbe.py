@@ -63,7 +63,8 @@ def test_fsme_immun_conventional_schedule_and_boosters(se: SupportingData) -> No
 def test_fsme_immun_rapid_schedule_two_weeks(se: SupportingData) -> None:
     """FSME-IMMUN rapid protection: dose 2 two weeks after dose 1; 13 days is too soon.
 
-    Source: https://studylibsv.com/doc/1125806/vaccinationskort (Pfizer vaccination card)
+    Source: https://www.tbe-info.com/upload/medialibrary/929592-f-fi-06-06-23-fsme-immun-05-ml-pdf
+    (FSME-IMMUN 0,5 ml product information, section 4.2)
     """
     rapid = run(se, ADULT, fsme(DAY0, DAY0 + timedelta(days=14)), DAY0 + timedelta(days=15), TBE)
     (best,) = rapid.antigens["TBE"].best
