@@ -166,9 +166,10 @@ def test_boosters_at_5_years_and_in_school_years_8_9(se: SupportingData) -> None
 
 
 def test_hpv_in_school_year_5(se: SupportingData) -> None:
-    """HPV in school year 5, two doses at least five months apart and within a year; not started from 15.
+    """HPV in school year 5, two doses at least five months apart and within a year; catch-up until 18.
 
-    Source: https://elevhalsan.uppsala.se/hem/till-e-handboken/vaccinationer/vaccin/hpv/
+    Sources: https://elevhalsan.uppsala.se/hem/till-e-handboken/vaccinationer/vaccin/hpv/,
+    https://www.folkhalsomyndigheten.se/smittskydd-beredskap/vaccinationer/fragor-och-svar/allmanna-vaccinations-programmet/kompletterande-vaccinationer/ska-alla-barn-erbjudas-kompletterande-vaccinationer-inom-det-allmanna-vaccinationsprogrammet/
     """
     first = due(run(se, BIRTH, [], date(2036, 1, 1)), "HPV")
     assert first.recommended == date(2037, 8, 1)  # autumn of the year the child turns 11
@@ -178,7 +179,93 @@ def test_hpv_in_school_year_5(se: SupportingData) -> None:
     second = due(run(se, BIRTH, [(dose1, "165")], dose1 + ONE_DAY), "HPV")
     assert (second.dose_number, second.earliest, second.past_due) == (2, date(2038, 2, 1), date(2038, 8, 31))
 
-    assert status(run(se, BIRTH, [], at_age(BIRTH, "15 years")), "HPV") is SeriesStatus.AGED_OUT
+    assert due(run(se, BIRTH, [], at_age(BIRTH, "15 years")), "HPV").dose_number == 1  # catch-up goes on
+    assert status(run(se, BIRTH, [], at_age(BIRTH, "18 years")), "HPV") is SeriesStatus.AGED_OUT
+
+
+def hpv_series(result: ForecastResult) -> SeriesResult:
+    (best,) = result.antigens["HPV"].best
+    return best
+
+
+def test_hpv_three_doses_when_starting_from_15(se: SupportingData) -> None:
+    """A 16-year-old starting HPV: dose 2 about 2 months after dose 1 (from 1 month), dose 3 at 6 months.
+
+    Sources: https://elevhalsan.uppsala.se/hem/till-e-handboken/vaccinationer/vaccin/hpv/
+    (pupils who have turned 15 get 3 doses),
+    https://www.folkhalsomyndigheten.se/smittskydd-beredskap/vaccinationer/fragor-och-svar/humant-papillomvirus/vaccination-mot-hpv/hur-ges-manga-doser-behovs-for-ett-gott-skydd/,
+    https://rxreasoner.com/monographs/gardasil-9/usage (EU product information, section 4.2),
+    https://www.gardasil9.ca/how-does-gardasil9-work/
+    """
+    teen = date(2010, 3, 10)
+    dose1 = date(2026, 4, 1)  # 16 years old
+    assert due(run(se, teen, [], dose1), "HPV").dose_number == 1
+
+    after_one = run(se, teen, [(dose1, "165")], dose1 + ONE_DAY)
+    assert hpv_series(after_one).series_name == "Kompletterande HPV, 3 doser från 15 år"
+    second = due(after_one, "HPV")
+    assert (second.dose_number, second.earliest, second.recommended) == (
+        2,
+        date(2026, 5, 1),
+        date(2026, 6, 1),
+    )
+
+    dose2 = date(2026, 6, 1)
+    third = due(run(se, teen, [(dose1, "165"), (dose2, "165")], dose2 + ONE_DAY), "HPV")
+    # At least 3 months after dose 2; six months after dose 1; all three doses within a year.
+    assert (third.dose_number, third.earliest, third.recommended, third.past_due) == (
+        3,
+        date(2026, 9, 1),
+        date(2026, 10, 1),
+        date(2027, 3, 31),
+    )
+    assert third.latest == date(2028, 3, 9)  # the catch-up ends at 18
+
+    too_soon = run(se, teen, [(dose1, "165"), (dose2, "165"), (date(2026, 8, 1), "165")], date(2026, 8, 2))
+    assert hpv_series(too_soon).evaluations[2].status is EvaluationStatus.NOT_VALID
+    assert due(too_soon, "HPV").dose_number == 3
+
+    doses = [(dose1, "165"), (dose2, "165"), (date(2026, 10, 1), "165")]
+    assert status(run(se, teen, doses, date(2026, 10, 2)), "HPV") is SeriesStatus.COMPLETE
+
+    # Two doses six months apart complete the 2-dose series only when vaccination started before 15.
+    two = run(se, teen, [(dose1, "165"), (date(2026, 10, 1), "165")], date(2026, 10, 2))
+    assert due(two, "HPV").dose_number == 3
+
+
+def test_hpv_three_dose_intervals_from_product_information_with_grace_period(se: SupportingData) -> None:
+    """Minimum intervals of the 3-dose schedule: 1 month, then 3 months, each less a grace period of 4 days.
+
+    Sources: https://rxreasoner.com/monographs/gardasil-9/usage, https://www.gardasil9.ca/how-does-gardasil9-work/
+    """
+    teen = date(2010, 3, 10)
+    dose1, dose2 = date(2026, 4, 1), date(2026, 6, 1)
+    early_second = run(se, teen, [(dose1, "165"), (date(2026, 4, 26), "165")], date(2026, 4, 27))
+    assert hpv_series(early_second).evaluations[1].status is EvaluationStatus.NOT_VALID
+    grace_second = run(se, teen, [(dose1, "165"), (date(2026, 4, 27), "165")], date(2026, 4, 28))
+    assert hpv_series(grace_second).evaluations[1].status is EvaluationStatus.VALID
+    for day, expected in (
+        (date(2026, 8, 27), EvaluationStatus.NOT_VALID),
+        (date(2026, 8, 28), EvaluationStatus.VALID),
+    ):
+        result = run(se, teen, [(dose1, "165"), (dose2, "165"), (day, "165")], day + ONE_DAY)
+        assert hpv_series(result).evaluations[2].status is expected, day
+
+
+def test_hpv_two_doses_when_starting_before_15(se: SupportingData) -> None:
+    """A 13-year-old starting HPV keeps the 2-dose series: dose 2 at least five months after dose 1.
+
+    Sources: https://elevhalsan.uppsala.se/hem/till-e-handboken/vaccinationer/vaccin/hpv/,
+    https://www.folkhalsomyndigheten.se/smittskydd-beredskap/vaccinationer/fragor-och-svar/humant-papillomvirus/vaccination-mot-hpv/hur-ges-manga-doser-behovs-for-ett-gott-skydd/
+    """
+    child = date(2013, 3, 10)
+    dose1 = date(2026, 4, 1)  # 13 years old
+    result = run(se, child, [(dose1, "165")], dose1 + ONE_DAY)
+    assert hpv_series(result).series_name == "Barnprogrammet HPV, 2 doser i årskurs 5"
+    second = due(result, "HPV")
+    assert (second.dose_number, second.earliest, second.past_due) == (2, date(2026, 9, 1), date(2027, 3, 31))
+    doses = [(dose1, "165"), (date(2026, 9, 1), "165")]
+    assert status(run(se, child, doses, date(2026, 9, 2)), "HPV") is SeriesStatus.COMPLETE
 
 
 def test_hib_catch_up_one_dose_after_one_year_and_only_before_6(se: SupportingData) -> None:
