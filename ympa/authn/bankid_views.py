@@ -115,7 +115,8 @@ def _completed(
         from ympa.citizen.session import citizen_login
 
         citizen_login(request, personal_number=personal_number, name=done.user.name)
-        return page_redirect(request, reverse("citizen:home"))
+        # The public booking pages send the citizen here to identify and back with `next`.
+        return page_redirect(request, state.next_url or reverse("citizen:home"))
     user = User.objects.filter(personal_identity_number=personal_number, is_active=True).first()
     if purpose is Purpose.STAFF_REAUTH:
         current = _reauth_user(request)

@@ -98,6 +98,7 @@ class CodePurpose(models.TextChoices):
 
     STAFF_LOGIN = "staff_login", _("logging in to Ympa")
     STAFF_REAUTH = "staff_reauth", _("confirming your identity in Ympa")
+    BOOKING = "booking", _("booking a vaccination")
 
 
 class OneTimeCodeChallenge(models.Model):

@@ -48,6 +48,10 @@ class Message(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # An optional text attachment of an e-mail (e.g. a booking's calendar file), sent with the body.
+    attachment_name = models.CharField(max_length=100, blank=True)
+    attachment_mime = models.CharField(max_length=100, blank=True)
+    attachment_content = models.TextField(blank=True)
 
     class Meta:
         constraints = [

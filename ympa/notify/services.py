@@ -55,8 +55,16 @@ def sms_queue(
 
 @transaction.atomic
 def email_queue(
-    *, to: str, subject: str, body: str, purpose: str, patient: Patient | None = None, secret: bool = False
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    purpose: str,
+    patient: Patient | None = None,
+    secret: bool = False,
+    attachment: tuple[str, str, str] | None = None,
 ) -> Message:
+    """Queue an e-mail; `attachment` is (file name, MIME type, text content), e.g. a calendar file."""
     try:
         validate_email(to)
     except ValidationError as exc:
@@ -69,6 +77,15 @@ def email_queue(
         purpose=purpose,
         patient=patient,
         secret=secret,
+        **(
+            {
+                "attachment_name": attachment[0],
+                "attachment_mime": attachment[1],
+                "attachment_content": attachment[2],
+            }
+            if attachment
+            else {}
+        ),
     )
     _enqueue_after_commit(message)
     return message
@@ -119,7 +136,10 @@ def message_send(*, message_id: str) -> Message | None:
             message.parts = sent.parts
             message.cost = sent.cost
         else:
-            EmailMessage(subject=message.subject, body=message.body, to=[message.to]).send()
+            email = EmailMessage(subject=message.subject, body=message.body, to=[message.to])
+            if message.attachment_name:
+                email.attach(message.attachment_name, message.attachment_content, message.attachment_mime)
+            email.send()
     except SmsError as exc:
         message.error = str(exc)
         if exc.retryable and message.attempts < MAX_ATTEMPTS:
