@@ -1,0 +1,731 @@
+"""Booking services: book (one person or a family in one go), cancel, rebook, mark attended or no-show,
+and the waiting list.
+
+A slot is claimed with one conditional UPDATE (`booked = false` → `true`) in the booking transaction; the
+partial unique index `booking_one_active_per_slot` backs it up. Nothing checks first and inserts later, so
+two patients racing for the last slot cannot both win, whatever the timing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID, uuid4
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ympa.access.models import Action
+from ympa.access.services import audit_event_build, audit_event_record, audit_events_save
+from ympa.booking.models import (
+    AppointmentType,
+    Audience,
+    Booking,
+    BookingChannel,
+    BookingStatus,
+    Slot,
+    WaitingListEntry,
+)
+from ympa.booking.tokens import token_digest, token_new
+from ympa.core.actor import Actor, ActorKind
+from ympa.core.errors import ConflictError, NotPermitted
+from ympa.core.validation import current_language
+from ympa.identifiers import IdentifierError, parse_patient_identifier, parse_phone_number
+from ympa.orgs.models import CareUnit
+from ympa.orgs.rights import Right
+from ympa.patients.models import Guardianship, IdentifierKind, LegalSex, Patient
+
+BOOKING_OBJECT = "booking.booking"
+PERSONAL_NUMBER_KINDS = (IdentifierKind.PERSONNUMMER, IdentifierKind.SAMORDNINGSNUMMER)
+MAX_PERSONS = 8
+_SLOT_TABLE = Slot._meta.db_table
+
+
+def group_tokens(base: str, count: int) -> list[str]:
+    """The personal links of a group booked together: the first person's is the base secret, the others'
+    are derived from it, so the first link can open each person's declaration and check-in pages."""
+    return [base] + [f"{base}.{index}" for index in range(1, count)]
+
+
+class SlotTaken(ConflictError):
+    """Someone else booked (or staff withdrew) one of the chosen slots meanwhile; nothing was booked."""
+
+    def __init__(self, slot_ids: Sequence[int]) -> None:
+        super().__init__(_("The time you chose was just booked by someone else."), code="slot_taken")
+        self.slot_ids = list(slot_ids)
+
+
+@dataclass(frozen=True)
+class BookingPerson:
+    """One person to book and their slot: a known patient, or a personnummer and name (registered if new)."""
+
+    slot_id: int
+    patient: Patient | None = None
+    identifier: str = ""
+    given_name: str = ""
+    family_name: str = ""
+
+
+@dataclass(frozen=True)
+class Contact:
+    phone: str = ""
+    email: str = ""
+    language: str = "sv"
+
+
+# --- rules shared by the services ---------------------------------------------------------------------
+
+
+def uses_booking(unit: CareUnit) -> bool:
+    return "booking" in (unit.care_provider.modules or [])
+
+
+def _require_staff_right(actor: Actor, unit_id: int) -> None:
+    assignment = actor.assignment
+    if (
+        actor.kind != ActorKind.STAFF
+        or assignment is None
+        or assignment.care_unit_id != unit_id
+        or not assignment.is_active()
+        or not assignment.has_right(Right.MANAGE_BOOKINGS)
+    ):
+        raise NotPermitted(_("You may not manage bookings at this care unit."))
+
+
+def _require_bookable_type(actor: Actor, kind: AppointmentType) -> None:
+    if actor.kind == ActorKind.STAFF:
+        _require_staff_right(actor, kind.care_unit_id)
+    elif actor.kind != ActorKind.CITIZEN or kind.audience != Audience.PUBLIC:
+        raise NotPermitted(_("This appointment type cannot be booked here."))
+    if not kind.active or not uses_booking(kind.care_unit):
+        raise NotPermitted(_("This appointment type cannot be booked here."))
+
+
+def _may_act_for(actor: Actor, booking: Booking) -> None:
+    """A citizen acts on the bookings they made (or their own); staff need the right at the unit."""
+    if actor.kind == ActorKind.CITIZEN:
+        if actor.identity not in (booking.booked_by_identity, booking.patient.identifier):
+            raise NotPermitted(_("You may not change this booking."))
+        return
+    _require_staff_right(actor, booking.care_unit_id)
+
+
+def contact_clean(contact: Contact, *, required: bool) -> Contact:
+    """The contact details in canonical form (E.164 mobile number, lower-case e-mail), or field errors."""
+    errors: dict[str, str] = {}
+    phone = ""
+    if contact.phone.strip():
+        try:
+            phone = parse_phone_number(contact.phone).e164
+        except IdentifierError as exc:
+            errors["phone"] = exc.message(current_language())
+    email = contact.email.strip().lower()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = _("Enter a valid e-mail address, e.g. name@example.se.")
+    if required and not phone and not email and not errors:
+        errors["phone"] = _("Enter a mobile number or an e-mail address for the confirmation.")
+    if errors:
+        raise ValidationError(errors)
+    return Contact(phone=phone, email=email, language=contact.language[:5] or "sv")
+
+
+def slot_visible_to(slot: Slot, patient_birth: date | None, now: datetime) -> str:
+    """Why this slot cannot be booked for a person born on `patient_birth`, or "" when it can."""
+    if slot.withdrawn_at is not None or slot.booked or slot.starts_at <= now:
+        return _("The time you chose was just booked by someone else.")
+    release = slot.release
+    if release is None:
+        return ""
+    if release.release_at > now:
+        return _("This time is not open for booking yet.")
+    if release.min_age is None and release.max_age is None:
+        return ""
+    day = timezone.localdate(slot.starts_at)
+    if patient_birth is None:
+        return _("This time is only for certain ages.")
+    age = day.year - patient_birth.year - ((day.month, day.day) < (patient_birth.month, patient_birth.day))
+    if (release.min_age is not None and age < release.min_age) or (
+        release.max_age is not None and age > release.max_age
+    ):
+        return _("This time is only for ages %(low)s to %(high)s on the day of the appointment.") % {
+            "low": release.min_age if release.min_age is not None else 0,
+            "high": release.max_age if release.max_age is not None else "",
+        }
+    return ""
+
+
+def forecast_earliest(
+    patients: Sequence[Patient], kind: AppointmentType
+) -> dict[UUID, tuple[date, date | None]]:
+    """The stored forecast's (earliest, recommended) dates of the type's vaccine group, per patient."""
+    if not kind.vaccine_group or not patients:
+        return {}
+    from ympa.journal.forecasts import schedule_key
+    from ympa.journal.models import StoredForecast
+
+    rows = StoredForecast.objects.filter(
+        patient__in=[p.pk for p in patients],
+        schedule_key=schedule_key(kind.care_unit.care_provider),
+        vaccine_group=kind.vaccine_group,
+        earliest__isnull=False,
+    ).values_list("patient_id", "earliest", "recommended")
+    return {pid: (earliest, recommended) for pid, earliest, recommended in rows if earliest is not None}
+
+
+# --- booking ------------------------------------------------------------------------------------------
+
+
+def _idempotent(actor: Actor, key: str) -> list[Booking]:
+    if not key:
+        return []
+    return list(
+        Booking.objects.filter(idempotency_key=key, booked_by_identity=actor.identity).select_related(
+            "slot", "patient"
+        )
+    )
+
+
+def _resolve_patients(
+    actor: Actor, persons: Sequence[BookingPerson], today: date
+) -> tuple[list[Patient], list[Patient]]:
+    """Each person's patient (unsaved when not yet in the register); field errors name the person."""
+    errors: dict[str, str] = {}
+    parsed: dict[int, tuple[str, str, date | None, str]] = {}
+    for index, person in enumerate(persons):
+        if person.patient is not None:
+            continue
+        try:
+            pid = parse_patient_identifier(person.identifier, today=today)
+        except IdentifierError as exc:
+            errors[f"identifier_{index}"] = exc.message(current_language())
+            continue
+        if pid.kind not in PERSONAL_NUMBER_KINDS:
+            errors[f"identifier_{index}"] = _("Enter a personal identity number or a coordination number.")
+            continue
+        parsed[index] = (pid.kind, pid.value, pid.birth_date, pid.legal_sex or "")
+    if errors:
+        raise ValidationError(errors)
+    known = {
+        p.identifier: p
+        for p in Patient.objects.filter(
+            identifier_kind__in=PERSONAL_NUMBER_KINDS, identifier__in=[v[1] for v in parsed.values()]
+        )
+    }
+    patients: list[Patient] = []
+    new: list[Patient] = []
+    for index, person in enumerate(persons):
+        if person.patient is not None:
+            patients.append(person.patient)
+            continue
+        kind, value, birth, sex = parsed[index]
+        if value in known:
+            patients.append(known[value])
+            continue
+        given, family = person.given_name.strip(), person.family_name.strip()
+        if not given or not family:
+            errors[f"name_{index}"] = _("Enter the given name and the family name.")
+            continue
+        patient = Patient(
+            identifier_kind=kind,
+            identifier=value,
+            given_name=given[:100],
+            family_name=family[:100],
+            birth_date=birth,
+            legal_sex=sex or LegalSex.UNKNOWN,
+        )
+        known[value] = patient
+        patients.append(patient)
+        new.append(patient)
+    if errors:
+        raise ValidationError(errors)
+    if len({p.identifier for p in patients}) != len(patients):
+        raise ValidationError({"persons": _("Each person can only be booked once.")})
+    if actor.kind == ActorKind.CITIZEN:
+        _check_family(actor, [person.patient for person in persons if person.patient is not None])
+    return patients, new
+
+
+def _check_family(actor: Actor, patients: list[Patient]) -> None:
+    """A citizen books for themselves, their children and others they name by personnummer; a known patient
+    reached any other way than by personnummer (a child's id from the form) must be theirs."""
+    others = [p.pk for p in patients if p.identifier != actor.identity]
+    if not others:
+        return
+    wards = set(
+        Guardianship.objects.filter(
+            child__in=others, guardian__identifier=actor.identity, ended_at__isnull=True
+        ).values_list("child_id", flat=True)
+    )
+    if set(others) - wards:
+        raise NotPermitted(_("You may book for yourself, your children and people you name."))
+
+
+def _claim(slot_ids: list[int], kind: AppointmentType, now: datetime) -> None:
+    """Mark the slots booked in one statement, or raise SlotTaken naming those another booking has."""
+    marks = ", ".join(["%s"] * len(slot_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_SLOT_TABLE} SET booked = %s "  # noqa: S608
+            f"WHERE id IN ({marks}) AND booked = %s AND withdrawn_at IS NULL "
+            "AND appointment_type_id = %s AND starts_at > %s",
+            [True, *slot_ids, False, kind.pk, now],
+        )
+        claimed = cursor.rowcount
+    if claimed != len(slot_ids):
+        raise SlotTaken(slot_ids)
+
+
+@transaction.atomic
+def booking_create(
+    *,
+    actor: Actor,
+    appointment_type: AppointmentType,
+    persons: list[BookingPerson],
+    contact: Contact,
+    idempotency_key: str,
+    channel: BookingChannel | str,
+) -> list[Booking]:
+    """Book one slot per person, all or nothing. A repeated idempotency key returns the first bookings.
+
+    Raises ValidationError (field errors: `slot`, `identifier_<i>`, `name_<i>`, `phone`, `email`,
+    `persons`), NotPermitted, or SlotTaken when a slot went to someone else meanwhile.
+    """
+    key = idempotency_key.strip()[:64]
+    done = _idempotent(actor, key)
+    if done:
+        return done
+    kind = appointment_type
+    _require_bookable_type(actor, kind)
+    if not persons:
+        raise ValidationError({"persons": _("Choose at least one person to book.")})
+    if len(persons) > MAX_PERSONS:
+        raise ValidationError(
+            {"persons": _("At most %(count)d people can be booked at once.") % {"count": MAX_PERSONS}}
+        )
+    slot_ids = [p.slot_id for p in persons]
+    if len(set(slot_ids)) != len(slot_ids):
+        raise ValidationError({"slot": _("Choose a different time for each person.")})
+    clean = contact_clean(contact, required=actor.kind == ActorKind.CITIZEN)
+    now = timezone.now()
+    patients, new = _resolve_patients(actor, persons, timezone.localdate(now))
+    slots = {
+        s.pk: s for s in Slot.objects.filter(pk__in=slot_ids, appointment_type=kind).select_related("release")
+    }
+    earliest = forecast_earliest([p for p in patients if p.pk is not None and p not in new], kind)
+    for slot_id, patient in zip(slot_ids, patients, strict=True):
+        slot = slots.get(slot_id)
+        if slot is None:
+            raise ValidationError({"slot": _("Choose one of the times shown.")})
+        why = (
+            ""
+            if actor.kind == ActorKind.STAFF and slot.release is not None
+            else slot_visible_to(slot, patient.birth_date, now)
+        )
+        if why and slot.booked:
+            # Taken already: by this very request's twin (a double submit that committed meanwhile)?
+            done = _idempotent(actor, key)
+            if done:
+                return done
+            raise SlotTaken([slot_id])
+        if why:
+            raise ValidationError({"slot": why})
+        dates = earliest.get(patient.pk)
+        if dates and timezone.localdate(slot.starts_at) < dates[0]:
+            raise ValidationError(
+                {
+                    "slot": _(
+                        "%(name)s can have the next dose from %(date)s at the earliest; choose a later time."
+                    )
+                    % {"name": patient.given_name, "date": dates[0].isoformat()}
+                }
+            )
+    by_citizen = actor.kind == ActorKind.CITIZEN
+    group = uuid4()
+    try:
+        with transaction.atomic():
+            _claim(sorted(slot_ids), kind, now)
+            for patient in new:
+                patient.save(force_insert=True)
+            tokens = group_tokens(token_new()[0], len(persons))
+            bookings = []
+            for index, (slot_id, patient) in enumerate(zip(slot_ids, patients, strict=True)):
+                bookings.append(
+                    Booking(
+                        slot_id=slot_id,
+                        care_unit_id=kind.care_unit_id,
+                        appointment_type=kind,
+                        patient=patient,
+                        group=group,
+                        channel=channel,
+                        booked_by_identity=actor.identity if by_citizen else "",
+                        booked_by_user=actor.user,
+                        contact_phone=clean.phone,
+                        contact_email=clean.email,
+                        language=clean.language,
+                        token_hash=token_digest(tokens[index]),
+                        idempotency_key=key,
+                        created_at=now,
+                    )
+                )
+                bookings[index].slot = slots[slot_id]
+            Booking.objects.bulk_create(bookings)
+    except (SlotTaken, IntegrityError) as exc:
+        # A double submit that raced its twin finds the twin's bookings; anyone else lost the slot.
+        done = _idempotent(actor, key)
+        if done:
+            return done
+        if isinstance(exc, SlotTaken):
+            raise
+        raise SlotTaken(slot_ids) from exc
+    events = [
+        audit_event_build(
+            actor=actor,
+            action=Action.CREATE,
+            patient=patient,
+            object_type="patients.patient",
+            object_id=str(patient.pk),
+            detail={"identifier_kind": patient.identifier_kind, "via": "booking"},
+        )
+        for patient in new
+    ]
+    events += [
+        audit_event_build(
+            actor=actor,
+            action=Action.CREATE,
+            patient=booking.patient,
+            object_type=BOOKING_OBJECT,
+            object_id=str(booking.pk),
+            detail={"slot": booking.slot_id, "care_unit": kind.care_unit_id},
+        )
+        for booking in bookings
+    ]
+    audit_events_save(events)
+    if clean.phone or clean.email:
+        _confirm_after_commit(group, tokens)
+    for booking, token in zip(bookings, tokens, strict=True):
+        # Handed to the caller for the personal link; never stored.
+        booking.token = token  # type: ignore[attr-defined]
+    return bookings
+
+
+def _confirm_after_commit(group: UUID, tokens: list[str]) -> None:
+    from ympa.booking.tasks import send_booking_confirmation
+
+    transaction.on_commit(lambda: send_booking_confirmation.enqueue(str(group), tokens))
+
+
+# --- after booking ------------------------------------------------------------------------------------
+
+
+def _locked(booking: Booking) -> Booking:
+    return Booking.objects.select_for_update().select_related("slot", "patient").get(pk=booking.pk)
+
+
+def _audit_update(actor: Actor, booking: Booking, change: str, **detail: object) -> None:
+    audit_event_record(
+        actor=actor,
+        action=Action.UPDATE,
+        patient=booking.patient,
+        object_type=BOOKING_OBJECT,
+        object_id=str(booking.pk),
+        detail={"change": change, **detail},
+    )
+
+
+def _release_slot(slot_id: int) -> None:
+    Slot.objects.filter(pk=slot_id).update(booked=False)
+
+
+@transaction.atomic
+def booking_cancel(*, actor: Actor, booking: Booking, reason: str) -> Booking:
+    """Cancel a booking and free its slot; the waiting list is told after commit."""
+    current = _locked(booking)
+    _may_act_for(actor, current)
+    if current.status != BookingStatus.BOOKED:
+        raise ConflictError(_("This booking is no longer active."), code="not_active")
+    now = timezone.now()
+    if actor.kind == ActorKind.CITIZEN and current.slot.starts_at <= now:
+        raise ConflictError(_("The appointment time has passed; the booking can no longer be changed."))
+    current.status = BookingStatus.CANCELLED
+    current.cancelled_at = now
+    current.status_changed_at = now
+    current.cancel_reason = reason.strip()[:200]
+    current.save(update_fields=["status", "cancelled_at", "status_changed_at", "cancel_reason"])
+    _release_slot(current.slot_id)
+    _audit_update(actor, current, "cancel", reason=current.cancel_reason)
+    kind_id = current.appointment_type_id
+    transaction.on_commit(lambda: _notify_waiting_list(kind_id))
+    return current
+
+
+def _notify_waiting_list(kind_id: int) -> None:
+    from ympa.booking.tasks import notify_waiting_list
+
+    notify_waiting_list.enqueue(kind_id)
+
+
+@transaction.atomic
+def booking_rebook(*, actor: Actor, booking: Booking, slot: Slot) -> Booking:
+    """Move the booking to another free slot of the same unit: a new booking, the old one cancelled and
+    pointing to it. The personal link follows the appointment: the new booking takes over its digest."""
+    current = _locked(booking)
+    _may_act_for(actor, current)
+    if current.status != BookingStatus.BOOKED:
+        raise ConflictError(_("This booking is no longer active."), code="not_active")
+    now = timezone.now()
+    if actor.kind == ActorKind.CITIZEN and current.slot.starts_at <= now:
+        raise ConflictError(_("The appointment time has passed; the booking can no longer be changed."))
+    if slot.care_unit_id != current.care_unit_id or slot.pk == current.slot_id:
+        raise ValidationError({"slot": _("Choose one of the times shown.")})
+    target = Slot.objects.select_related("release").get(pk=slot.pk)
+    why = (
+        ""
+        if actor.kind == ActorKind.STAFF and target.release is not None
+        else slot_visible_to(target, current.patient.birth_date, now)
+    )
+    if why and target.booked:
+        raise SlotTaken([target.pk])
+    if why:
+        raise ValidationError({"slot": why})
+    dates = forecast_earliest([current.patient], target.appointment_type)
+    if current.patient.pk in dates and timezone.localdate(target.starts_at) < dates[current.patient.pk][0]:
+        raise ValidationError(
+            {
+                "slot": _("The next dose can be given from %(date)s at the earliest; choose a later time.")
+                % {"date": dates[current.patient.pk][0].isoformat()}
+            }
+        )
+    link_digest = current.token_hash
+    current.status = BookingStatus.CANCELLED
+    current.cancelled_at = now
+    current.status_changed_at = now
+    current.cancel_reason = _("Rebooked")[:200]
+    current.token_hash = token_digest(secrets.token_urlsafe(24))
+    current.save(update_fields=["status", "cancelled_at", "status_changed_at", "cancel_reason", "token_hash"])
+    _release_slot(current.slot_id)
+    try:
+        with transaction.atomic():
+            _claim([target.pk], target.appointment_type, now)
+            new = Booking.objects.create(
+                slot=target,
+                care_unit_id=current.care_unit_id,
+                appointment_type_id=target.appointment_type_id,
+                patient=current.patient,
+                group=current.group,
+                channel=current.channel,
+                booked_by_identity=current.booked_by_identity,
+                booked_by_user=actor.user or current.booked_by_user,
+                contact_phone=current.contact_phone,
+                contact_email=current.contact_email,
+                language=current.language,
+                token_hash=link_digest,
+                created_at=now,
+            )
+    except IntegrityError as exc:
+        raise SlotTaken([target.pk]) from exc
+    current.replaced_by = new
+    current.save(update_fields=["replaced_by"])
+    _audit_update(actor, current, "rebook", replaced_by=str(new.pk))
+    audit_event_record(
+        actor=actor,
+        action=Action.CREATE,
+        patient=new.patient,
+        object_type=BOOKING_OBJECT,
+        object_id=str(new.pk),
+        detail={"slot": target.pk, "replaces": str(current.pk)},
+    )
+    kind_id = current.appointment_type_id
+    transaction.on_commit(lambda: _notify_waiting_list(kind_id))
+    return new
+
+
+def _mark(actor: Actor, booking: Booking, status: BookingStatus) -> Booking:
+    current = _locked(booking)
+    _require_staff_right(actor, current.care_unit_id)
+    if current.status not in (BookingStatus.BOOKED, BookingStatus.ATTENDED, BookingStatus.NO_SHOW):
+        raise ConflictError(_("This booking is no longer active."), code="not_active")
+    if status == BookingStatus.NO_SHOW and current.slot.starts_at > timezone.now():
+        raise ConflictError(_("A booking can be marked as no-show only after its time."))
+    current.status = status
+    current.status_changed_at = timezone.now()
+    current.save(update_fields=["status", "status_changed_at"])
+    _audit_update(actor, current, str(status))
+    return current
+
+
+@transaction.atomic
+def booking_mark_no_show(*, actor: Actor, booking: Booking) -> Booking:
+    return _mark(actor, booking, BookingStatus.NO_SHOW)
+
+
+@transaction.atomic
+def booking_mark_attended(*, actor: Actor, booking: Booking) -> Booking:
+    return _mark(actor, booking, BookingStatus.ATTENDED)
+
+
+# --- waiting list -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def waiting_list_join(
+    *, actor: Actor, appointment_type: AppointmentType, contact: Contact
+) -> WaitingListEntry:
+    """Put the identified person on the type's waiting list (once: joining again updates the contact)."""
+    _require_bookable_type(actor, appointment_type)
+    clean = contact_clean(contact, required=True)
+    entry = (
+        WaitingListEntry.objects.select_for_update()
+        .filter(appointment_type=appointment_type, identity=actor.identity, ended_at__isnull=True)
+        .first()
+    )
+    if entry is None:
+        entry = WaitingListEntry(
+            care_unit_id=appointment_type.care_unit_id,
+            appointment_type=appointment_type,
+            identity=actor.identity,
+        )
+    entry.contact_phone, entry.contact_email, entry.language = clean.phone, clean.email, clean.language
+    entry.notified_at = None
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError as exc:
+        # The same person joined twice at once: the first entry stands.
+        raise ConflictError(_("You are already on the waiting list.")) from exc
+    return entry
+
+
+def free_slots(kind: AppointmentType, now: datetime | None = None) -> int:
+    """How many slots of the type anyone could book now (released, in the future, free)."""
+    from django.db.models import Q
+
+    moment = now or timezone.now()
+    return (
+        Slot.objects.filter(
+            appointment_type=kind, booked=False, withdrawn_at__isnull=True, starts_at__gt=moment
+        )
+        .filter(Q(release__isnull=True) | Q(release__release_at__lte=moment))
+        .count()
+    )
+
+
+@transaction.atomic
+def waiting_list_notify(*, appointment_type: AppointmentType) -> int:
+    """Tell the oldest waiting entries (as many as there are free slots) that times are free. Each entry is
+    told once (`notified_at`, under a row lock); returns how many were told."""
+    from django.conf import settings
+    from django.urls import reverse
+    from django.utils import translation
+
+    from ympa.notify.services import email_queue, sms_queue
+
+    free = free_slots(appointment_type)
+    if free == 0:
+        return 0
+    entries = list(
+        WaitingListEntry.objects.select_for_update(skip_locked=True)
+        .filter(appointment_type=appointment_type, ended_at__isnull=True, notified_at__isnull=True)
+        .order_by("created_at")[:free]
+    )
+    link = settings.PUBLIC_URL + reverse("public_booking:slots", args=[appointment_type.pk])
+    now = timezone.now()
+    for entry in entries:
+        with translation.override(entry.language):
+            body = _("Free times for %(type)s at %(unit)s can now be booked: %(link)s") % {
+                "type": appointment_type.name,
+                "unit": appointment_type.care_unit.name,
+                "link": link,
+            }
+            if entry.contact_phone:
+                sms_queue(to=entry.contact_phone, body=body, purpose="booking_waiting_list")
+            else:
+                email_queue(
+                    to=entry.contact_email,
+                    subject=_("Free times to book"),
+                    body=body,
+                    purpose="booking_waiting_list",
+                )
+        entry.notified_at = now
+        entry.save(update_fields=["notified_at"])
+    return len(entries)
+
+
+# The confirmation's wording lives here with the rules; the task only calls it.
+@transaction.atomic
+def booking_confirmation_send(*, group: str, tokens: list[str]) -> int:
+    """Queue the confirmation of a group of bookings (e-mail with the calendar file, and/or SMS with the
+    personal link). Idempotent: bookings already confirmed are skipped, under a row lock."""
+    from django.conf import settings
+    from django.urls import reverse
+    from django.utils import translation
+
+    from ympa.booking.ics import CalendarEvent, calendar
+    from ympa.notify.services import email_queue, sms_queue
+
+    bookings = list(
+        Booking.objects.select_for_update(of=("self",))
+        .filter(group=group, confirmation_sent_at__isnull=True, status=BookingStatus.BOOKED)
+        .select_related("slot", "patient", "appointment_type", "care_unit")
+        .order_by("slot__starts_at")
+    )
+    if not bookings:
+        return 0
+    first = bookings[0]
+    link = settings.PUBLIC_URL + reverse("public_booking:manage", args=[tokens[0]])
+    now = timezone.now()
+    with translation.override(first.language):
+        lines = [
+            f"{b.patient.given_name}: {timezone.localtime(b.slot.starts_at):%Y-%m-%d %H:%M}" for b in bookings
+        ]
+        place = ", ".join(
+            x for x in (first.care_unit.name, first.care_unit.street_address, first.care_unit.city) if x
+        )
+        if first.contact_phone:
+            sms_queue(
+                to=first.contact_phone,
+                body=_("Booked at %(unit)s: %(times)s. Cancel or rebook: %(link)s")
+                % {"unit": first.care_unit.name, "times": "; ".join(lines), "link": link},
+                purpose="booking_confirmation",
+                patient=first.patient,
+                secret=True,
+            )
+        if first.contact_email:
+            events = [
+                CalendarEvent(
+                    uid=f"{b.pk}@ympa",
+                    starts_at=b.slot.starts_at,
+                    ends_at=b.slot.ends_at,
+                    summary=f"{b.appointment_type.name}: {b.patient.given_name}",
+                    location=place,
+                    description=_("Cancel or rebook: %(link)s") % {"link": link},
+                )
+                for b in bookings
+            ]
+            email_queue(
+                to=first.contact_email,
+                subject=_("Your booking at %(unit)s") % {"unit": first.care_unit.name},
+                body="\n".join(
+                    [
+                        _("Your booking is confirmed."),
+                        "",
+                        f"{first.appointment_type.name}, {place}",
+                        *lines,
+                        "",
+                        _("Cancel or rebook: %(link)s") % {"link": link},
+                    ]
+                ),
+                purpose="booking_confirmation",
+                patient=first.patient,
+                secret=True,
+                attachment=("booking.ics", "text/calendar", calendar(events, now=now)),
+            )
+    Booking.objects.filter(pk__in=[b.pk for b in bookings]).update(confirmation_sent_at=now)
+    return len(bookings)
