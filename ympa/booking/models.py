@@ -145,7 +145,8 @@ class OpeningException(models.Model):
 
 class SlotRelease(models.Model):
     """Slots made bookable together at one moment, optionally only for an age band
-    ("release 10,000 slots for ages 65-74 at 08:00")."""
+    ("release 10,000 slots for ages 65-74 at 08:00"). How the public sees them:
+    `ympa.booking.schedule_selectors.slots_public_filter` and `release_admits`."""
 
     care_unit = models.ForeignKey("orgs.CareUnit", on_delete=models.PROTECT, related_name="slot_releases")
     appointment_type = models.ForeignKey(AppointmentType, on_delete=models.PROTECT, related_name="releases")
@@ -330,7 +331,10 @@ class HealthDeclaration(models.Model):
         "patients.Patient", on_delete=models.PROTECT, related_name="health_declarations"
     )
     care_unit = models.ForeignKey("orgs.CareUnit", on_delete=models.PROTECT, related_name="+")
-    form = models.ForeignKey(DeclarationForm, on_delete=models.PROTECT, related_name="declarations")
+    # Empty: the standard questions (`ympa.booking.declaration.QUESTIONS`), for a unit without a form.
+    form = models.ForeignKey(
+        DeclarationForm, on_delete=models.PROTECT, null=True, blank=True, related_name="declarations"
+    )
     booking = models.ForeignKey(
         Booking, on_delete=models.PROTECT, null=True, blank=True, related_name="health_declarations"
     )
@@ -362,7 +366,7 @@ class HealthDeclaration(models.Model):
         indexes = [models.Index(fields=["patient", "submitted_at"], name="declaration_patient_idx")]
 
     def __str__(self) -> str:
-        return f"{self.form} {self.submitted_at:%Y-%m-%d %H:%M}"
+        return f"{self.form or _('Health declaration')} {self.submitted_at:%Y-%m-%d %H:%M}"
 
 
 class QueueStatus(models.TextChoices):
