@@ -1,3 +1,11 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from ympa.booking import staff_views
+
+urlpatterns = [
+    path("day/", staff_views.day_list, name="day_list"),
+    path("day/<uuid:booking_id>/rebook/", staff_views.day_rebook, name="day_rebook"),
+    path("day/<uuid:booking_id>/no-show/", staff_views.day_no_show, name="day_no_show"),
+    path("day/<uuid:booking_id>/cancel/", staff_views.day_cancel, name="day_cancel"),
+    path("stats/", staff_views.stats_bookings, name="stats_bookings"),
+]

@@ -1,0 +1,205 @@
+"""Reads for the unit's staff: the day's bookings, the bookings that must be rebooked, free slots, and the
+booking statistics (aggregates only). Each is scoped to the actor's care unit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from uuid import UUID
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate, TruncWeek
+from django.utils import timezone
+
+from ympa.booking.models import Booking, BookingStatus, Slot
+from ympa.core.actor import Actor
+
+
+def _unit_id(actor: Actor) -> int | None:
+    assignment = actor.assignment
+    return assignment.care_unit_id if assignment is not None else None
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The local day as an aware half-open interval (a DST day is 23 or 25 hours long)."""
+    zone = timezone.get_current_timezone()
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+
+
+def _listed(bookings: QuerySet[Booking]) -> QuerySet[Booking]:
+    return bookings.select_related(
+        "slot__resource", "appointment_type", "patient", "queue_entry", "replaced_by__slot"
+    )
+
+
+def day_bookings(*, actor: Actor, day: date) -> list[Booking]:
+    """The unit's bookings with a time on the day, per resource and time; one query."""
+    unit_id = _unit_id(actor)
+    if unit_id is None:
+        return []
+    start, end = day_bounds(day)
+    return list(
+        _listed(
+            Booking.objects.filter(care_unit_id=unit_id, slot__starts_at__gte=start, slot__starts_at__lt=end)
+        ).order_by("slot__resource__name", "slot__starts_at", "created_at")
+    )
+
+
+def bookings_to_rebook(*, actor: Actor) -> list[Booking]:
+    """Active bookings from today on whose slot staff withdrew: each must be moved to another time."""
+    unit_id = _unit_id(actor)
+    if unit_id is None:
+        return []
+    start, _end = day_bounds(timezone.localdate())
+    return list(
+        _listed(
+            Booking.objects.filter(
+                care_unit_id=unit_id,
+                status=BookingStatus.BOOKED,
+                slot__withdrawn_at__isnull=False,
+                slot__starts_at__gte=start,
+            )
+        ).order_by("slot__starts_at")
+    )
+
+
+def booking_for_staff(*, actor: Actor, booking_id: UUID | str) -> Booking | None:
+    unit_id = _unit_id(actor)
+    if unit_id is None:
+        return None
+    return _listed(Booking.objects.filter(pk=booking_id, care_unit_id=unit_id)).first()
+
+
+def rebook_choices(*, booking: Booking, after: datetime | None = None, limit: int = 40) -> list[Slot]:
+    """Free slots of the booking's appointment type from now (or `after`) on, first first."""
+    moment = max(after, timezone.now()) if after is not None else timezone.now()
+    return list(
+        Slot.objects.filter(
+            appointment_type_id=booking.appointment_type_id,
+            booked=False,
+            withdrawn_at__isnull=True,
+            starts_at__gt=moment,
+        )
+        .exclude(pk=booking.slot_id)
+        .select_related("resource")
+        .order_by("starts_at", "resource__name")[:limit]
+    )
+
+
+# --- statistics --------------------------------------------------------------------------------------
+
+
+@dataclass
+class StatsRow:
+    period: date
+    type_name: str
+    made: int = 0
+    appointments: int = 0
+    cancelled: int = 0
+    attended: int = 0
+    no_show: int = 0
+
+    @property
+    def no_show_rate(self) -> float | None:
+        """No-shows among the appointments that came due (attended or not); None before any did."""
+        due = self.attended + self.no_show
+        return self.no_show / due if due else None
+
+
+@dataclass
+class BookingStats:
+    rows: list[StatsRow] = field(default_factory=list)
+    periods: list[date] = field(default_factory=list)
+
+    def totals(self) -> StatsRow:
+        total = StatsRow(period=date.min, type_name="")
+        for row in self.rows:
+            total.made += row.made
+            total.appointments += row.appointments
+            total.cancelled += row.cancelled
+            total.attended += row.attended
+            total.no_show += row.no_show
+        return total
+
+    def per_period(self) -> list[StatsRow]:
+        """All appointment types added up per period (the chart's bars)."""
+        summed = {p: StatsRow(period=p, type_name="") for p in self.periods}
+        for row in self.rows:
+            target = summed[row.period]
+            target.made += row.made
+            target.appointments += row.appointments
+            target.cancelled += row.cancelled
+            target.attended += row.attended
+            target.no_show += row.no_show
+        return [summed[p] for p in self.periods]
+
+
+def booking_stats(*, actor: Actor, start: date, end: date, weekly: bool = False) -> BookingStats:
+    """Counts per day (or ISO week) and appointment type of the unit: bookings made (by the day they were
+    made), and of the appointments in the period (by their day) how many were cancelled, attended and missed.
+
+    Two queries, aggregated in the database; no patient is read.
+    """
+    unit_id = _unit_id(actor)
+    if unit_id is None:
+        return BookingStats()
+    zone = timezone.get_current_timezone()
+    first, _ = day_bounds(start)
+    _, last = day_bounds(end)
+    trunc = TruncWeek if weekly else TruncDate
+
+    def period_of(value: date | datetime) -> date:
+        return value.date() if isinstance(value, datetime) else value
+
+    rows: dict[tuple[date, str], StatsRow] = {}
+
+    def row(period: date, name: str) -> StatsRow:
+        return rows.setdefault((period, name), StatsRow(period=period, type_name=name))
+
+    made = (
+        Booking.objects.filter(care_unit_id=unit_id, created_at__gte=first, created_at__lt=last)
+        .annotate(period=trunc("created_at", tzinfo=zone))
+        .values("period", "appointment_type__name")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for values in made:
+        row(period_of(values["period"]), values["appointment_type__name"]).made = values["n"]
+    # A rebooked appointment moved: it counts once, at its new time, not also as a cancellation.
+    due = (
+        Booking.objects.filter(
+            care_unit_id=unit_id,
+            slot__starts_at__gte=first,
+            slot__starts_at__lt=last,
+            replaced_by__isnull=True,
+        )
+        .annotate(period=trunc("slot__starts_at", tzinfo=zone))
+        .values("period", "appointment_type__name")
+        .annotate(
+            n=Count("pk"),
+            cancelled=Count("pk", filter=Q(status=BookingStatus.CANCELLED)),
+            attended=Count("pk", filter=Q(status=BookingStatus.ATTENDED)),
+            no_show=Count("pk", filter=Q(status=BookingStatus.NO_SHOW)),
+        )
+        .order_by()
+    )
+    for values in due:
+        target = row(period_of(values["period"]), values["appointment_type__name"])
+        target.appointments = values["n"]
+        target.cancelled = values["cancelled"]
+        target.attended = values["attended"]
+        target.no_show = values["no_show"]
+    periods = _periods(start, end, weekly)
+    return BookingStats(rows=sorted(rows.values(), key=lambda r: (r.period, r.type_name)), periods=periods)
+
+
+def _periods(start: date, end: date, weekly: bool) -> list[date]:
+    """Every day (or every Monday of a week) in the range, so empty periods show as empty bars."""
+    step = timedelta(days=7 if weekly else 1)
+    current = start - timedelta(days=start.weekday()) if weekly else start
+    periods = []
+    while current <= end:
+        periods.append(current)
+        current += step
+    return periods
