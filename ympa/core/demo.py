@@ -30,6 +30,7 @@ from ympa.access.services import audit_anchor_create
 from ympa.authn.models import User
 from ympa.catalog.models import Product
 from ympa.core.actor import Actor, Channel
+from ympa.core.demo_booking import demo_booking
 from ympa.core.synthetic import FAMILY, given_name, organisation_number, personnummer, street_address
 from ympa.inventory.models import Batch, WastageReason
 from ympa.inventory.services import ReceiptLine, delivery_receive, reorder_level_set, wastage_record
@@ -654,6 +655,7 @@ def demo_load(*, patients: int = 200) -> tuple[bool, int, int]:
         _standing_orders(demo)
         rng = random.Random(SEED)
         count_patients, count_vaccinations = _patients_and_history(demo, rng, timezone.localdate(), patients)
+        demo_booking(demo, timezone.localdate())
     # Anchored now rather than at the worker's next run: the demo's log verifies completely from the start.
     audit_anchor_create()
     return True, count_patients, count_vaccinations
@@ -695,4 +697,6 @@ def demo_print_logins(out: OutputWrapper | TextIO, *, base_url: str) -> None:
         f"\nCitizens log in with BankID at {base_url}/citizen/ (e.g. Tolvan Tolvansson, 191212121212).\n"
         f"Open {base_url}/ and search for {TOLVAN} (Tolvan Tolvansson). The Patient Data Act needs a care\n"
         "relation: register one (e.g. 'Vaccination') on the patient's page before the record opens.\n"
+        f"Public booking (no login): {base_url}/boka/ . Vaccinkliniken City's schedule, queue, reception and\n"
+        "mass-vaccination desk are under the menu 'Bokning' (adam.admin, rita.reception, sara.ssk).\n"
     )

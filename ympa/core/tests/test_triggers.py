@@ -10,12 +10,18 @@ EXPECTED_UPDATE_GUARDS = {
     "journal_vaccination_header_update",
     "journal_adverse_event_update",
     "access_auditevent_append_only_update",
+    "booking_declaration_answers_fixed_update",
+    "booking_declaration_form_fixed_update",
+    "booking_booking_kept_update",
 }
 EXPECTED_DELETE_GUARDS = {
     "journal_version_signed_delete",
     "journal_vaccination_header_delete",
     "journal_adverse_event_delete",
     "access_auditevent_append_only_delete",
+    "booking_declaration_answers_fixed_delete",
+    "booking_declaration_form_fixed_delete",
+    "booking_booking_kept_delete",
 }
 
 
