@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
+import redis
 
 from bench.database import Database, drop_postgres_database, postgres_database, sqlite_database
 from bench.load import (
@@ -39,6 +40,7 @@ from bench.load import (
 )
 from bench.report import print_database, print_summary
 from bench.server import REPO, BenchError, Server, run_ympa, wait_for_quiet
+from bench.surge import SurgeResult, run_surge
 
 # The synth nurses (ympa.core.synth.nurse_username): one token per care unit, up to this many.
 SYNTH_UNITS = 6
@@ -53,6 +55,8 @@ POSTGRES_RECORDS_PER_SECOND = 200.0
 # movement adding at most 1 ms at p99, on PostgreSQL.
 STOCK_BALANCE_BUDGET_MS = 50.0
 STOCK_BOOKING_P99_BUDGET_MS = 1.0
+# The booking surge's confirmations are queued in Redis (database 9 of the local server), emptied after.
+SURGE_TASKS_URL = os.environ.get("YMPA_BENCH_SURGE_TASKS_URL", "redis://127.0.0.1:6379/9")
 # Measurements whose errors fail the run (and the stock ones, when measured).
 MEASUREMENTS = ("floor", "record")
 
@@ -74,6 +78,9 @@ class Plan:
     postgres_name: str
     keep: bool
     quiet_wait: float
+    surge_slots: int
+    surge_clients: int
+    surge_seconds: float
 
 
 @dataclass
@@ -121,6 +128,15 @@ def parse_args(argv: list[str] | None) -> Plan:
         default=os.environ.get("YMPA_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
         help="an existing database on the PostgreSQL server to run CREATE/DROP DATABASE from",
     )
+    parser.add_argument(
+        "--surge-slots", type=int, help="booking surge: slots released (default 10000; smoke 100; 0 skips it)"
+    )
+    parser.add_argument(
+        "--surge-clients", type=int, help="booking surge: concurrent visitors (default 200; smoke 20)"
+    )
+    parser.add_argument(
+        "--surge-seconds", type=float, help="booking surge: time bound in seconds (default 120; smoke 10)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data directory and the PG database")
     parser.add_argument(
         "--quiet-wait",
@@ -150,6 +166,9 @@ def parse_args(argv: list[str] | None) -> Plan:
         postgres_name=args.postgres_name or ("ympa_bench_smoke" if smoke else "ympa_bench"),
         keep=bool(args.keep),
         quiet_wait=args.quiet_wait if args.quiet_wait is not None else (0.0 if smoke else 60.0),
+        surge_slots=args.surge_slots if args.surge_slots is not None else (100 if smoke else 10_000),
+        surge_clients=args.surge_clients if args.surge_clients is not None else (20 if smoke else 200),
+        surge_seconds=args.surge_seconds if args.surge_seconds is not None else (10.0 if smoke else 120.0),
     )
 
 
@@ -431,6 +450,7 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
                 )
                 for sample in m.error_samples[:2]:
                     print(f"      error: {sample}")
+    surge = booking_surge(prepared, plan, workers, log)
     floor_median, record_median = median_of(steps["floor"].rounds), median_of(record.rounds)
     access = {
         key: median_of(steps[key].rounds)
@@ -478,6 +498,10 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
             ),
         },
     }
+    if surge is not None:
+        run["surge"] = surge.as_dict()
+        run["surge"]["p99_ratio"] = surge.p99_ms / floor_median["p99_ms"] if floor_median["p99_ms"] else 0.0
+        run["targets"]["surge_no_double_booking_and_every_confirmation_once"] = surge.verified
     if stock:
         run["stock"] = stock_results(steps, floor_median, record_median, stock)
         booking, one, cached, ledger = (
@@ -500,6 +524,41 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
             }
         )
     return run
+
+
+def booking_surge(prepared: Prepared, plan: Plan, workers: int, log: Path) -> SurgeResult | None:
+    """The booking surge on a server of its own whose tasks (the confirmations) go to Redis, as with
+    several app servers and workers; the queue is emptied afterwards, since no worker sends them."""
+    if plan.surge_slots <= 0:
+        return None
+    env = {**prepared.env, "YMPA_TASKS_URL": SURGE_TASKS_URL}
+    if plan.quiet_wait > 0:
+        wait_for_quiet(plan.quiet_wait)
+    try:
+        with Server(env, workers=workers, log=log) as server:
+            result = run_surge(
+                server,
+                prepared.database,
+                env,
+                slots=plan.surge_slots,
+                clients=plan.surge_clients,
+                seconds=plan.surge_seconds,
+            )
+    finally:
+        redis.Redis.from_url(SURGE_TASKS_URL).flushdb()
+    print(
+        f"   {prepared.database.label:<10} w={workers} booking surge: {result.slots_released:,} slots "
+        f"released "
+        f"in {result.release_seconds:.2f} s; {result.clients} visitors booked {result.bookings:,} in "
+        f"{result.seconds:.1f} s ({result.throughput:.1f}/s), p50 {result.p50_ms:.0f} ms p99 "
+        f"{result.p99_ms:.0f} ms, {result.conflicts} slots taken meanwhile, {result.errors} errors; "
+        f"double-booked slots {result.double_booked_slots}, confirmations found once "
+        f"{result.confirmed_found_once}/{result.bookings}, bookings in the database "
+        f"{result.bookings_in_database}, flags agree {result.flags_agree}"
+    )
+    for sample in result.error_samples[:2]:
+        print(f"      error: {sample}")
+    return result
 
 
 def measure_step(
@@ -579,6 +638,10 @@ def run_errors(run: dict[str, Any]) -> dict[str, float]:
     for kind in ("ungated", "gated", "one_provider", "ungated_one", "gated_one"):
         if kind in run.get("access", {}):
             found[f"overview_{kind}"] = run["access"][kind]["errors"]
+    surge = run.get("surge")
+    if surge:
+        found["booking surge"] = surge["errors"]
+        found["booking surge verification"] = 0 if surge["verified"] else 1
     return found
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -89,6 +93,17 @@ class Database:
                 (json.dumps(_modules(row, on)), provider_id),
             )
 
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection to run `?`-parameter SQL on either database (bench checks after a run)."""
+        if self.vendor == "sqlite":
+            with contextlib.closing(sqlite3.connect(self.sqlite_path)) as conn:
+                yield Connection(conn.execute)
+            return
+        assert self.url is not None
+        with psycopg.connect(self.url) as pg:
+            yield Connection(lambda query, params=(): pg.execute(query.replace("?", "%s"), params))
+
     def facts(self) -> dict[str, object]:
         """Version and size of the database (after the fill)."""
         if self.vendor == "sqlite":
@@ -109,6 +124,13 @@ class Database:
             "size_mb": round(int(size[0]) / 2**20, 1) if size else 0,
             "settings": settings,
         }
+
+
+@dataclass(frozen=True)
+class Connection:
+    """`execute(sql, params)` with `?` placeholders, returning a cursor (fetchone/fetchall)."""
+
+    execute: Callable[..., Any]
 
 
 def _modules(row: tuple[object, ...] | None, on: bool) -> list[str]:

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from ympa.access.models import Action
@@ -82,28 +82,42 @@ def _age_band(slots: QuerySet[Slot], birth: date | None) -> QuerySet[Slot]:
 
 
 @dataclass(frozen=True)
+class FreeTime:
+    """A time of day with at least one free slot: the visitor chooses a time, not a vaccinator or room.
+    `pk` is one free slot of that time; if it goes meanwhile, booking takes another one of the same time."""
+
+    pk: int
+    starts_at: datetime
+    free: int
+
+
+@dataclass(frozen=True)
 class Day:
     day: date
-    slots: list[Slot]
+    slots: list[FreeTime]
     recommended: bool = False
 
 
 def slot_week(
     kind: AppointmentType, *, start: date, birth: date | None = None, recommended: date | None = None
 ) -> list[Day]:
-    """The free slots of seven days from `start`, per day (days without free slots included)."""
+    """The free times of seven days from `start`, per day (days without free times included). Grouped in the
+    database: a mass-vaccination unit has thousands of slots a week, but a visitor sees each time once."""
     now = timezone.now()
     zone = timezone.get_current_timezone()
     first = datetime.combine(start, time.min, tzinfo=zone)
-    slots = list(
+    times = (
         _age_band(_visible(kind, now), birth)
         .filter(starts_at__gte=first, starts_at__lt=first + timedelta(days=7))
-        .order_by("starts_at", "resource_id")
-        .only("id", "starts_at", "ends_at", "resource_id")
+        .values("starts_at")
+        .annotate(first_id=Min("id"), free=Count("id"))
+        .order_by("starts_at")
     )
-    days = {start + timedelta(days=i): [] for i in range(7)}  # type: dict[date, list[Slot]]
-    for slot in slots:
-        days.setdefault(timezone.localdate(slot.starts_at), []).append(slot)
+    days: dict[date, list[FreeTime]] = {start + timedelta(days=i): [] for i in range(7)}
+    for row in times:
+        days.setdefault(timezone.localdate(row["starts_at"]), []).append(
+            FreeTime(row["first_id"], row["starts_at"], row["free"])
+        )
     return [Day(day, found, day == recommended) for day, found in days.items()]
 
 

@@ -137,9 +137,10 @@ def contact_clean(contact: Contact, *, required: bool) -> Contact:
     return Contact(phone=phone, email=email, language=contact.language[:5] or "sv")
 
 
-def slot_visible_to(slot: Slot, patient_birth: date | None, now: datetime) -> str:
-    """Why this slot cannot be booked for a person born on `patient_birth`, or "" when it can."""
-    if slot.withdrawn_at is not None or slot.booked or slot.starts_at <= now:
+def slot_visible_to(slot: Slot, patient_birth: date | None, now: datetime, *, taken_ok: bool = False) -> str:
+    """Why this slot cannot be booked for a person born on `patient_birth`, or "" when it can. With
+    `taken_ok` a slot booked meanwhile passes: booking then takes another free slot of the same time."""
+    if slot.withdrawn_at is not None or (slot.booked and not taken_ok) or slot.starts_at <= now:
         return _("The time you chose was just booked by someone else.")
     release = slot.release
     if release is None:
@@ -268,19 +269,48 @@ def _check_family(actor: Actor, patients: list[Patient]) -> None:
         raise NotPermitted(_("You may book for yourself, your children and people you name."))
 
 
-def _claim(slot_ids: list[int], kind: AppointmentType, now: datetime) -> None:
-    """Mark the slots booked in one statement, or raise SlotTaken naming those another booking has."""
-    marks = ", ".join(["%s"] * len(slot_ids))
+def _claim(slot_ids: list[int], kind: AppointmentType, now: datetime) -> dict[int, int]:
+    """Mark each slot booked, or when it went meanwhile another free slot of the same type, time and release
+    (the visitor chose a time, not a vaccinator). Returns {chosen slot: claimed slot}; raises SlotTaken
+    naming the chosen slots whose time has nothing free left.
+
+    Each claim is a conditional UPDATE, so two transactions can never both claim one slot (the partial unique
+    index on bookings backs it up). On PostgreSQL the substitute is picked with SKIP LOCKED, so concurrent
+    visitors spread over the free slots of a time instead of queueing on the same row."""
+    table = _SLOT_TABLE
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    claimed: dict[int, int] = {}
+    gone: list[int] = []
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_SLOT_TABLE} SET booked = %s "  # noqa: S608
-            f"WHERE id IN ({marks}) AND booked = %s AND withdrawn_at IS NULL "
-            "AND appointment_type_id = %s AND starts_at > %s",
-            [True, *slot_ids, False, kind.pk, now],
-        )
-        claimed = cursor.rowcount
-    if claimed != len(slot_ids):
-        raise SlotTaken(slot_ids)
+        for slot_id in sorted(slot_ids):
+            cursor.execute(
+                f"UPDATE {table} SET booked = %s WHERE id = %s AND booked = %s "  # noqa: S608
+                "AND withdrawn_at IS NULL AND appointment_type_id = %s AND starts_at > %s",
+                [True, slot_id, False, kind.pk, now],
+            )
+            if cursor.rowcount == 1:
+                claimed[slot_id] = slot_id
+                continue
+            taken = list(claimed.values()) or [0]
+            marks = ", ".join(["%s"] * len(taken))
+            cursor.execute(
+                f"UPDATE {table} SET booked = %s WHERE booked = %s AND id = ("  # noqa: S608
+                f"SELECT o.id FROM {table} o JOIN {table} c ON c.id = %s "
+                "WHERE o.appointment_type_id = c.appointment_type_id AND o.starts_at = c.starts_at "
+                "AND (o.release_id = c.release_id OR (o.release_id IS NULL AND c.release_id IS NULL)) "
+                "AND o.booked = %s AND o.withdrawn_at IS NULL AND o.starts_at > %s "
+                f"AND o.id NOT IN ({marks}) "
+                f"ORDER BY o.id LIMIT 1{skip_locked}) RETURNING id",
+                [True, False, slot_id, False, now, *taken],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                gone.append(slot_id)
+            else:
+                claimed[slot_id] = int(row[0])
+    if gone:
+        raise SlotTaken(gone)
+    return claimed
 
 
 @transaction.atomic
@@ -324,17 +354,16 @@ def booking_create(
         slot = slots.get(slot_id)
         if slot is None:
             raise ValidationError({"slot": _("Choose one of the times shown.")})
-        why = (
-            ""
-            if actor.kind == ActorKind.STAFF and slot.release is not None
-            else slot_visible_to(slot, patient.birth_date, now)
-        )
-        if why and slot.booked:
+        if slot.booked:
             # Taken already: by this very request's twin (a double submit that committed meanwhile)?
             done = _idempotent(actor, key)
             if done:
                 return done
-            raise SlotTaken([slot_id])
+        why = (
+            ""
+            if actor.kind == ActorKind.STAFF and slot.release is not None
+            else slot_visible_to(slot, patient.birth_date, now, taken_ok=True)
+        )
         if why:
             raise ValidationError({"slot": why})
         dates = earliest.get(patient.pk)
@@ -351,12 +380,16 @@ def booking_create(
     group = uuid4()
     try:
         with transaction.atomic():
-            _claim(sorted(slot_ids), kind, now)
+            claimed = _claim(slot_ids, kind, now)
+            substitutes = {v for k, v in claimed.items() if k != v}
+            if substitutes:
+                slots.update(Slot.objects.in_bulk(substitutes))
             for patient in new:
                 patient.save(force_insert=True)
             tokens = group_tokens(token_new()[0], len(persons))
             bookings = []
-            for index, (slot_id, patient) in enumerate(zip(slot_ids, patients, strict=True)):
+            for index, (chosen, patient) in enumerate(zip(slot_ids, patients, strict=True)):
+                slot_id = claimed[chosen]
                 bookings.append(
                     Booking(
                         slot_id=slot_id,

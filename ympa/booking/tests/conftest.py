@@ -59,3 +59,10 @@ def make_slots(appointment_type: AppointmentType, vaccinator: Resource) -> Calla
         )
 
     return build
+
+
+@pytest.fixture(autouse=True)
+def english(settings: Any) -> None:
+    """The booking tests read the pages in English (the language a visitor may choose); Swedish, the
+    default, is checked by the translation tests."""
+    settings.LANGUAGE_CODE = "en"

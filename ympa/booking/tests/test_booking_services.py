@@ -21,6 +21,7 @@ from ympa.booking.models import (
     Booking,
     BookingChannel,
     BookingStatus,
+    Resource,
     Slot,
     SlotRelease,
     WaitingListEntry,
@@ -331,3 +332,29 @@ def test_confirmation_is_sent_after_commit_once(
     assert Message.objects.count() == 1
     # The link's secret does not stay in the database once sent.
     assert "/boka/min-bokning/" not in Message.objects.get().body
+
+
+def test_a_time_taken_meanwhile_is_booked_at_another_vaccinator(
+    citizen: Patient,
+    appointment_type: AppointmentType,
+    make_slots: Callable[..., list[Slot]],
+    unit_a: Any,
+) -> None:
+    """The visitor chose a time, not a vaccinator: when the chosen slot went, a free slot of the same time
+    (another resource) is booked instead, and only when none is left is the time refused."""
+    first = make_slots(1)[0]
+    other = Resource.objects.create(care_unit=unit_a, name="Rum 2")
+    twin = make_slots(1, start=first.starts_at, resource=other)[0]
+    someone = Patient.objects.create(
+        identifier_kind="personnummer", identifier="194910102383", given_name="Anna", family_name="Andersson"
+    )
+    book(appointment_type, me(first, someone), actor=Actor.citizen("194910102383", "Anna Andersson"))
+    [booking] = book(appointment_type, me(first, citizen))
+    assert booking.slot_id == twin.pk
+    third = Patient.objects.create(
+        identifier_kind="personnummer", identifier="195001012381", given_name="Bo", family_name="Berg"
+    )
+    with pytest.raises(SlotTaken):
+        book(appointment_type, me(first, third), actor=Actor.citizen("195001012381", "Bo Berg"))
+    assert not Booking.objects.filter(patient=third).exists()
+    assert Booking.objects.filter(slot__in=[first, twin]).exclude(status=BookingStatus.CANCELLED).count() == 2
