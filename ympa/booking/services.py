@@ -328,10 +328,9 @@ def booking_create(
     Raises ValidationError (field errors: `slot`, `identifier_<i>`, `name_<i>`, `phone`, `email`,
     `persons`), NotPermitted, or SlotTaken when a slot went to someone else meanwhile.
     """
+    # A double submit is recognised where it shows: its slot is booked already, or its bookings collide
+    # with the twin's on the unique (idempotency key, patient); no lookup is spent on every booking.
     key = idempotency_key.strip()[:64]
-    done = _idempotent(actor, key)
-    if done:
-        return done
     kind = appointment_type
     _require_bookable_type(actor, kind)
     if not persons:
