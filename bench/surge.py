@@ -4,10 +4,11 @@ and exactly one booking for every confirmation the visitors were given.
 
 Each simulated visitor is one Django session already identified (`ympa synth-booking --sessions`, what the
 BankID or one-time-code step leaves in the session), so the measured step is "choose a slot and confirm":
-the week's free times (the htmx partial), the booking form for one of them, and the confirming POST. A
-visitor whose slot was taken meanwhile gets the form back (409) with the next free time chosen, and posts
-it again. The load generator is this process's closed loop of client threads (bench/load.py's style), so it
-can follow each visitor's own state and keep every confirmation link to check afterwards.
+the week's free times (the htmx partial) and the confirming POST of the booking form (whose CSRF token the
+client's browser holds; its idempotency key is fresh per visitor). A visitor whose whole time was taken
+meanwhile gets the form back (409) with the next free time chosen, and posts it again. The load generator
+is this process's closed loop of client threads (bench/load.py's style), so it can follow each visitor's
+own state and keep every confirmation link to check afterwards.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 import statistics
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -30,7 +32,6 @@ from bench.server import BenchError, Server, run_ympa
 
 SLOT = re.compile(r'data-slot="(\d+)"')
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-KEY = re.compile(r'name="idempotency_key" value="([^"]*)"')
 SELECTED = re.compile(r'<option value="(\d+)" selected>')
 LINK = re.compile(r"/boka/min-bokning/([^/]+)/")
 RETRIES = 3
@@ -90,6 +91,7 @@ class _Visitor:
         self.errors = 0
         self.requests = 0
         self.links: list[str] = []
+        self.csrf = ""
 
     def _get(self, client: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
         self.requests += 1
@@ -122,19 +124,16 @@ class _Visitor:
         slot = self._choose(client)
         if slot is None:
             return None
-        page = self._get(client, surge.book_url, params={"slot": str(slot)})
-        if page.status_code != 200:
-            raise BenchError(f"book page {page.status_code}: {page.text[:200]}")
+        # The idempotency key is the form's: any fresh value per rendered form; the CSRF token is the
+        # browser's (the cookie and its form value), fetched once per client.
+        key = uuid.uuid4().hex
         for _attempt in range(RETRIES):
-            csrf, key = CSRF.search(page.text), KEY.search(page.text)
-            if not csrf or not key:
-                raise BenchError("the booking form has no CSRF token or idempotency key")
             response = self._post(
                 client,
                 surge.confirm_url,
                 {
-                    "csrfmiddlewaretoken": csrf.group(1),
-                    "idempotency_key": key.group(1),
+                    "csrfmiddlewaretoken": self.csrf,
+                    "idempotency_key": key,
                     "slot": str(slot),
                     "phone": "070-174 06 50",
                 },
@@ -147,13 +146,20 @@ class _Visitor:
                 return True
             if response.status_code != 409:
                 raise BenchError(f"confirm {response.status_code}: {response.text[:300]}")
-            # Taken meanwhile: the form comes back with the next free time chosen.
+            # The whole time was taken meanwhile: the form comes back with the next free time chosen.
             self.conflicts += 1
             chosen = SELECTED.search(response.text)
             if not chosen:
                 return self.book(client)
-            slot, page = int(chosen.group(1)), response
+            slot = int(chosen.group(1))
         return False
+
+    def fetch_csrf(self, client: httpx.Client) -> None:
+        page = self._get(client, self.surge.book_url, params={"slot": "0"})
+        found = CSRF.search(page.text)
+        if not found:
+            raise BenchError(f"no CSRF token on the booking form ({page.status_code})")
+        self.csrf = found.group(1)
 
 
 @dataclass
@@ -187,13 +193,13 @@ class _Surge:
 
 def _client_thread(surge: _Surge, visitor: _Visitor, start: threading.Barrier, samples: list[str]) -> None:
     with httpx.Client(base_url=surge.server.url, timeout=60.0, follow_redirects=False) as client:
-        client.get("/healthz")
+        client.cookies.set("sessionid", surge.sessions[-1] if surge.sessions else "")
+        visitor.fetch_csrf(client)
         start.wait(timeout=120)
         while time.perf_counter() < surge.deadline:
             session = surge.next_session()
             if session is None:
                 return
-            client.cookies.clear()
             client.cookies.set("sessionid", session)
             began = time.perf_counter()
             try:

@@ -89,6 +89,8 @@ class FreeTime:
     pk: int
     starts_at: datetime
     free: int
+    # "HH:MM" in Swedish time, formatted once here: a mass-vaccination week lists a thousand times.
+    label: str
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,9 @@ def slot_week(
     )
     days: dict[date, list[FreeTime]] = {start + timedelta(days=i): [] for i in range(7)}
     for row in times:
-        days.setdefault(timezone.localdate(row["starts_at"]), []).append(
-            FreeTime(row["first_id"], row["starts_at"], row["free"])
+        local = row["starts_at"].astimezone(zone)
+        days.setdefault(local.date(), []).append(
+            FreeTime(row["first_id"], row["starts_at"], row["free"], local.strftime("%H:%M"))
         )
     return [Day(day, found, day == recommended) for day, found in days.items()]
 
