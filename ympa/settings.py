@@ -228,6 +228,11 @@ if _email_backend not in _EMAIL_BACKENDS:
 MAILERS = {"default": _EMAIL_BACKENDS[_email_backend]}
 DEFAULT_FROM_EMAIL = env_str("YMPA_EMAIL_FROM", "Ympa <noreply@localhost>")
 
+# Public booking pages keep the appointment type and a week's free times this many seconds in each app
+# process's memory, so a booking surge does not ask the database the same question hundreds of times a second
+# (booking itself always claims the slot in the database). 0 turns it off.
+BOOKING_PUBLIC_CACHE_SECONDS = env_int("YMPA_BOOKING_CACHE_SECONDS", 1)
+
 # SMS through 46elks; the default points at the local simulator (`ympa simulate sms`).
 SMS = {
     "BASE_URL": env_str("YMPA_SMS_URL", "http://127.0.0.1:8025/a1"),

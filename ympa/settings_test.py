@@ -15,3 +15,5 @@ MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 WHITENOISE_AUTOREFRESH = True
 LANGUAGE_CODE = "sv"
+# Tests read their own writes at once.
+BOOKING_PUBLIC_CACHE_SECONDS = 0

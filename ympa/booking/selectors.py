@@ -3,10 +3,14 @@ identified person's family and bookings (patient data: every patient shown is a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import cast
 from uuid import UUID
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -19,6 +23,8 @@ from ympa.booking.tokens import token_digest
 from ympa.core.actor import Actor
 from ympa.orgs.models import CareUnit
 from ympa.patients.models import Guardianship, Patient
+
+_MISSING = object()
 
 
 def public_types() -> QuerySet[AppointmentType]:
@@ -54,10 +60,30 @@ def unit_public(unit_id: int) -> tuple[CareUnit, list[AppointmentType]] | None:
     return (unit, kinds) if kinds else None
 
 
+def _cached[T](key: str, compute: Callable[[], T]) -> T:
+    """`compute()`, kept for `BOOKING_PUBLIC_CACHE_SECONDS` in this process's cache. When booking opens, a
+    surge asks the same questions (this type, this week's free times) hundreds of times a second; a second-old
+    answer is good enough, because booking itself claims the slot in the database and offers the next free
+    times when it went meanwhile."""
+    seconds = settings.BOOKING_PUBLIC_CACHE_SECONDS
+    if seconds <= 0:
+        return compute()
+    found = cache.get(key, _MISSING)
+    if found is not _MISSING:
+        return cast(T, found)
+    value = compute()
+    cache.set(key, value, seconds)
+    return value
+
+
 def type_public(type_id: int) -> AppointmentType | None:
     """A publicly bookable appointment type (staff-only and inactive ones do not exist here)."""
-    kind = public_types().select_related("care_unit__care_provider").filter(pk=type_id).first()
-    return kind if kind is not None and uses_booking(kind.care_unit) else None
+
+    def fetch() -> AppointmentType | None:
+        kind = public_types().select_related("care_unit__care_provider").filter(pk=type_id).first()
+        return kind if kind is not None and uses_booking(kind.care_unit) else None
+
+    return _cached(f"booking:type:{type_id}", fetch)
 
 
 def _visible(kind: AppointmentType, now: datetime) -> QuerySet[Slot]:
@@ -105,6 +131,17 @@ def slot_week(
 ) -> list[Day]:
     """The free times of seven days from `start`, per day (days without free times included). Grouped in the
     database: a mass-vaccination unit has thousands of slots a week, but a visitor sees each time once."""
+    if birth is None:
+        return _cached(
+            f"booking:week:{kind.pk}:{start.isoformat()}:{recommended}",
+            lambda: _slot_week(kind, start=start, birth=None, recommended=recommended),
+        )
+    return _slot_week(kind, start=start, birth=birth, recommended=recommended)
+
+
+def _slot_week(
+    kind: AppointmentType, *, start: date, birth: date | None, recommended: date | None
+) -> list[Day]:
     now = timezone.now()
     zone = timezone.get_current_timezone()
     first = datetime.combine(start, time.min, tzinfo=zone)

@@ -326,3 +326,30 @@ def test_a_full_type_offers_the_waiting_list(appointment_type: AppointmentType, 
     assert joined.status_code == 200 and b"You are on the waiting list" in joined.content
     entry = WaitingListEntry.objects.get()
     assert entry.identity == "191212121212" and entry.contact_phone == "+46701234567"
+
+
+def test_a_surge_reads_the_weeks_free_times_from_memory(
+    appointment_type: AppointmentType,
+    make_slots: Callable[..., list[Slot]],
+    settings: Any,
+    django_assert_num_queries: Any,
+) -> None:
+    """With the public cache on, the same week asked again within the second costs no query; a booking in
+    between is still refused or moved by the database, never by the cached list."""
+    from django.core.cache import cache
+
+    from ympa.booking.selectors import slot_week
+
+    settings.BOOKING_PUBLIC_CACHE_SECONDS = 5
+    cache.clear()
+    slots = make_slots(3)
+    start = timezone.localdate(slots[0].starts_at)
+    first = slot_week(appointment_type, start=start)
+    with django_assert_num_queries(0):
+        again = slot_week(appointment_type, start=start)
+    assert (
+        [t.pk for d in again for t in d.slots]
+        == [t.pk for d in first for t in d.slots]
+        == [s.pk for s in slots]
+    )
+    cache.clear()
