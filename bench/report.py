@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Any
 
 FLOOR_LABEL = "floor (GET /bench/floor)"
+# Issue 7's target for the booking surge on this 2-core machine.
+SURGE_BOOKINGS_PER_SECOND = 300.0
+SURGE_P99_MS = 500.0
 RECORD_LABEL = "record+sign (POST vaccinations)"
 STOCK_ROWS = (
     ("record_nostock", "record+sign, inventory module off"),
@@ -119,6 +122,9 @@ def print_database(result: dict[str, Any], smoke: bool) -> None:
         stock = run.get("stock")
         if stock:
             print_stock(stock, run["targets"])
+        surge = run.get("surge")
+        if surge:
+            print_surge(surge, run["floor"])
         targets = run["targets"]
         print(
             f"  record p99 / floor p99 = {run['p99_ratio']:.2f} (target ≤ 5: "
@@ -164,6 +170,31 @@ def print_stock(stock: dict[str, Any], targets: dict[str, bool | None]) -> None:
     )
 
 
+def print_surge(surge: dict[str, Any], floor: dict[str, Any]) -> None:
+    rate = 2 * surge["throughput"]  # two requests per booking: the week's times and the confirmation
+    share = rate / floor["throughput"] if floor["throughput"] else 0.0
+    met = (
+        surge["throughput"] >= SURGE_BOOKINGS_PER_SECOND and surge["p99_ms"] < SURGE_P99_MS and share >= 1 / 3
+    )
+    print(
+        f"  booking surge ({surge['clients']} identified visitors, {surge['slots_released']:,} slots "
+        f"released in {surge['release_seconds']:.2f} s; choose a time and confirm, through gunicorn): "
+        f"{surge['bookings']:,} bookings in {surge['seconds']:.1f} s = {surge['throughput']:.1f}/s, p50 "
+        f"{surge['p50_ms']:.0f} ms, p99 {surge['p99_ms']:.0f} ms (p99 / floor p99 {surge['p99_ratio']:.1f}), "
+        f"{rate:.0f} req/s = {share:.2f} of the floor's rate; {surge['conflicts']} times taken meanwhile, "
+        f"{surge['errors']} errors; CPU app {surge['server_cpu_percent']:.0f}% db "
+        f"{surge['database_cpu_percent']:.0f}% client {surge['client_cpu_percent']:.0f}% "
+        f"(target ≥ {SURGE_BOOKINGS_PER_SECOND:.0f}/s, p99 < {SURGE_P99_MS:.0f} ms, ≥ 1/3 of the floor: "
+        f"{_verdict(met)})"
+    )
+    print(
+        f"  after the surge: double-booked slots {surge['double_booked_slots']}, confirmations found once "
+        f"{surge['confirmed_found_once']}/{surge['bookings']}, bookings in the release "
+        f"{surge['bookings_in_database']}, slot flags agree {surge['flags_agree']} "
+        f"({'verified' if surge['verified'] else 'FAILED'})"
+    )
+
+
 def print_summary(document: dict[str, Any], path: Path) -> None:
     machine = document["machine"]
     print(f"\n{'=' * 100}\nSummary ({document['mode']} run, {document['seconds']:.0f} s)")
@@ -186,6 +217,14 @@ def print_summary(document: dict[str, Any], path: Path) -> None:
                     f"client, {stock['booking']['p99_ms']:.2f} ms saturated (server-timed); "
                     f"balance p99 {stock['cached_server']['p99_ms']:.1f} ms cached, "
                     f"{stock['ledger_server']['p99_ms']:.1f} ms from the ledger"
+                )
+            surge = run.get("surge")
+            if surge:
+                print(
+                    f"  {'':<10}       booking surge {surge['throughput']:.1f} bookings/s, p99 "
+                    f"{surge['p99_ms']:.0f} ms, {surge['clients']} visitors; double bookings "
+                    f"{surge['double_booked_slots']}, confirmations found once "
+                    f"{surge['confirmed_found_once']}/{surge['bookings']}"
                 )
             access = run.get("access")
             if access:

@@ -17,6 +17,7 @@ import hashlib
 import json
 import random
 import re
+import resource
 import statistics
 import threading
 import time
@@ -28,7 +29,7 @@ from typing import Any
 import httpx
 
 from bench.database import Database
-from bench.server import BenchError, Server, run_ympa
+from bench.server import BenchError, Server, cpu_seconds_between, postgres_cpu_ticks, run_ympa
 
 SLOT = re.compile(r'data-slot="(\d+)"')
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -52,6 +53,10 @@ class SurgeResult:
     p99_ms: float
     max_ms: float
     server_rss_mb: float
+    # % of one core over the surge: the app server, the PostgreSQL processes, this load generator.
+    server_cpu_percent: float
+    database_cpu_percent: float
+    client_cpu_percent: float
     exhausted: bool  # every released slot was booked before the time ran out
     double_booked_slots: int = -1
     confirmed_found_once: int = -1
@@ -216,6 +221,11 @@ def _client_thread(surge: _Surge, visitor: _Visitor, start: threading.Barrier, s
                 visitor.latencies.append(time.perf_counter() - began)
 
 
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
 
@@ -246,6 +256,8 @@ def run_surge(
     for thread in threads:
         thread.start()
     rss = [server.rss_mb()]
+    server_before, client_before = server.cpu_seconds(), _own_cpu_seconds()
+    database_before = postgres_cpu_ticks(database.name) if database.name else {}
     began = time.perf_counter()
     surge.deadline = began + seconds
     start.wait(timeout=120)
@@ -253,6 +265,10 @@ def run_surge(
         rss[0] = max(rss[0], server.rss_mb())
         time.sleep(0.25)
     elapsed = time.perf_counter() - began
+    server_cpu, client_cpu = server.cpu_seconds() - server_before, _own_cpu_seconds() - client_before
+    database_cpu = (
+        cpu_seconds_between(database_before, postgres_cpu_ticks(database.name)) if database.name else 0.0
+    )
     ordered = sorted(x for v in visitors for x in v.latencies)
     links = [link for v in visitors for link in v.links]
     result = SurgeResult(
@@ -269,6 +285,9 @@ def run_surge(
         p99_ms=_percentile(ordered, 0.99) * 1000,
         max_ms=ordered[-1] * 1000 if ordered else 0.0,
         server_rss_mb=rss[0],
+        server_cpu_percent=round(100 * server_cpu / elapsed, 1) if elapsed else 0.0,
+        database_cpu_percent=round(100 * database_cpu / elapsed, 1) if elapsed else 0.0,
+        client_cpu_percent=round(100 * client_cpu / elapsed, 1) if elapsed else 0.0,
         exhausted=surge.exhausted,
         error_samples=samples,
     )
