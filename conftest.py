@@ -8,7 +8,7 @@ Tolvansson (a patient).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,6 +26,17 @@ from ympa.orgs.models import Assignment, CareProvider, CareUnit, Municipality, P
 from ympa.orgs.rights import Role
 from ympa.patients.models import Patient
 from ympa.patients.services import PatientDetails, patient_register
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 PASSWORD = "correct horse battery staple"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -251,3 +262,50 @@ def bankid(settings: Any, tmp_path: Any) -> Any:
             "CA_FILE": str(pki.server_ca),
         }
         yield simulator
+
+
+# --- browser tests (Playwright on Debian's Chromium, never `playwright install`) ----------------------------
+# Defined once here: every browser test folder shares the one browser of a test process, because Playwright's
+# sync API refuses a second instance while the first one's event loop runs in the thread.
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
+    # Playwright's sync API keeps an event loop in this thread; the test body still talks to the database
+    # synchronously, which Django otherwise refuses while a loop is running.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="sv-SE", timezone_id="Europe/Stockholm")
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def load_reference_data() -> None:
+    """Regions and the catalogue, as the data migrations load them.
+
+    A live-server test is transactional, and the database is emptied after each one; the serialized
+    rollback that would restore migration data does not survive Playwright's event loop in this thread.
+    """
+    from django.apps import apps
+
+    from ympa.catalog.reference import load_catalog
+    from ympa.orgs.reference import load_regions
+
+    if not apps.get_model("orgs", "Region").objects.exists():
+        load_regions(apps.get_model("orgs", "Region"), apps.get_model("orgs", "Municipality"))
+        load_catalog(apps.get_model("catalog", "Disease"), apps.get_model("catalog", "Product"))
