@@ -309,3 +309,21 @@ def load_reference_data() -> None:
     if not apps.get_model("orgs", "Region").objects.exists():
         load_regions(apps.get_model("orgs", "Region"), apps.get_model("orgs", "Municipality"))
         load_catalog(apps.get_model("catalog", "Disease"), apps.get_model("catalog", "Product"))
+
+
+def browser_log_in(page: Any, base: str, username: str) -> None:
+    """A staff member logs in with password and authenticator code through the login pages (fields by name,
+    so the pages may be in either language)."""
+    import re
+
+    import pyotp
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/")
+    page.locator("[name=username]").fill(username)
+    page.locator("[name=password]").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    User.objects.filter(username=username).update(totp_last_step=0)
+    page.locator("[name=code]").fill(pyotp.TOTP(TOTP_SECRET).now())
+    page.locator("main form button[type=submit]").click()
+    expect(page).not_to_have_url(re.compile(r"/login/"))

@@ -24,10 +24,10 @@ from ympa.access.models import Action
 from ympa.access.services import audit_event_record
 from ympa.booking.models import Booking, BookingStatus, DeclarationChannel, DeclarationForm, HealthDeclaration
 from ympa.booking.queue import is_link_holder
+from ympa.booking.staff import staff_unit_with
 from ympa.core.actor import Actor, ActorKind
 from ympa.core.errors import ConflictError, NotPermitted
 from ympa.journal.models import Visit
-from ympa.orgs.models import CareUnit
 from ympa.orgs.rights import Right
 from ympa.patients.models import Patient
 
@@ -164,26 +164,10 @@ def unit_declaration_form(care_unit_id: int) -> DeclarationForm | None:
     )
 
 
-def _staff_unit_with(actor: Actor, rights: tuple[Right, ...]) -> CareUnit:
-    assignment = actor.assignment
-    if (
-        actor.kind != ActorKind.STAFF
-        or assignment is None
-        or assignment.care_unit is None
-        or not assignment.is_active()
-    ):
-        raise NotPermitted(_("Choose an active assignment at a care unit first."))
-    if not any(assignment.has_right(right) for right in rights):
-        raise NotPermitted(
-            _("Your assignment does not include the right: %(right)s.") % {"right": rights[0].label}
-        )
-    return assignment.care_unit
-
-
 @transaction.atomic
 def declaration_form_create(*, actor: Actor, name: str, questions: list[str]) -> DeclarationForm:
     """A new form of the actor's unit. Forms are never edited: make a new one and retire the old."""
-    unit = _staff_unit_with(actor, (Right.ADMINISTER_UNIT,))
+    unit = staff_unit_with(actor, (Right.ADMINISTER_UNIT,))
     errors: dict[str, str] = {}
     clean_name = name.strip()
     if not clean_name:
@@ -204,7 +188,7 @@ def declaration_form_create(*, actor: Actor, name: str, questions: list[str]) ->
 
 @transaction.atomic
 def declaration_form_retire(*, actor: Actor, form: DeclarationForm) -> DeclarationForm:
-    unit = _staff_unit_with(actor, (Right.ADMINISTER_UNIT,))
+    unit = staff_unit_with(actor, (Right.ADMINISTER_UNIT,))
     locked = DeclarationForm.objects.select_for_update().get(pk=form.pk)
     if locked.care_unit_id != unit.pk:
         raise NotPermitted(_("This belongs to another care unit."))
@@ -334,7 +318,7 @@ def declaration_submit(
         unit_id = 0
     staff_rights = (Right.MANAGE_BOOKINGS, Right.ADMINISTER, Right.SIGN)
     if actor.kind == ActorKind.STAFF:
-        unit = _staff_unit_with(actor, staff_rights)
+        unit = staff_unit_with(actor, staff_rights)
         if booking is not None and unit.pk != unit_id:
             raise NotPermitted(_("This belongs to another care unit."))
         if channel in (DeclarationChannel.LINK, DeclarationChannel.QR):
@@ -382,7 +366,7 @@ def declaration_submit(
 def declaration_confirm(*, actor: Actor, declaration: HealthDeclaration, note: str = "") -> HealthDeclaration:
     """The nurse has gone through the answers with the patient. The declaration joins today's visit of the
     patient at the unit, if there is one yet (otherwise the dose's registration makes the visit later)."""
-    unit = _staff_unit_with(actor, (Right.ADMINISTER, Right.SIGN))
+    unit = staff_unit_with(actor, (Right.ADMINISTER, Right.SIGN))
     locked = HealthDeclaration.objects.select_for_update().select_related("patient").get(pk=declaration.pk)
     if locked.care_unit_id != unit.pk:
         raise NotPermitted(_("This belongs to another care unit."))

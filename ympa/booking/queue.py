@@ -26,6 +26,7 @@ from ympa.booking.models import (
     QueueStatus,
 )
 from ympa.booking.services import booking_mark_attended, booking_mark_no_show
+from ympa.booking.staff import staff_unit_with
 from ympa.core.actor import Actor, ActorKind, Channel
 from ympa.core.errors import ConflictError, NotPermitted
 from ympa.core.validation import identifier_validation_error
@@ -70,20 +71,7 @@ def link_holder_actor(booking: Booking) -> Actor:
 
 def _staff_unit(actor: Actor) -> CareUnit:
     """The unit of a staff actor who may run its queue."""
-    assignment = actor.assignment
-    if (
-        actor.kind != ActorKind.STAFF
-        or assignment is None
-        or assignment.care_unit is None
-        or not assignment.is_active()
-    ):
-        raise NotPermitted(_("Choose an active assignment at a care unit first."))
-    if not assignment.has_right(Right.MANAGE_BOOKINGS):
-        raise NotPermitted(
-            _("Your assignment does not include the right: %(right)s.")
-            % {"right": Right.MANAGE_BOOKINGS.label}
-        )
-    return assignment.care_unit
+    return staff_unit_with(actor, (Right.MANAGE_BOOKINGS,))
 
 
 def _require_unit_staff(actor: Actor, unit_id: int) -> CareUnit:

@@ -13,12 +13,11 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import pyotp
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
-from conftest import PASSWORD, TOTP_SECRET
+from conftest import browser_log_in
 from ympa.authn.models import User
 from ympa.booking.models import (
     AppointmentType,
@@ -57,18 +56,6 @@ def nurse_page(browser: Browser) -> Iterator[Page]:
     context.set_default_timeout(15_000)
     yield context.new_page()
     context.close()
-
-
-def staff_log_in(page: Page, base: str, username: str) -> None:
-    """Password and authenticator code, through the login pages."""
-    page.goto(f"{base}/")
-    page.locator("[name=username]").fill(username)
-    page.locator("[name=password]").fill(PASSWORD)
-    page.locator("main form button[type=submit]").click()
-    User.objects.filter(username=username).update(totp_last_step=0)
-    page.locator("[name=code]").fill(pyotp.TOTP(TOTP_SECRET).now())
-    page.locator("main form button[type=submit]").click()
-    expect(page).not_to_have_url(re.compile(r"/login/"))
 
 
 def answer_declaration(page: Page, link: str, *, allergy: str = "") -> None:
@@ -151,7 +138,7 @@ def test_a_family_books_declares_checks_in_and_is_vaccinated_at_the_desk(
         check_in(page, checkin)
 
     # The nurse starts a mass-vaccination session and takes both at the desk from the keyboard.
-    staff_log_in(nurse_page, base, "nurse_a")
+    browser_log_in(nurse_page, base, "nurse_a")
     nurse_page.goto(f"{base}/booking/mass/")
     form = nurse_page.get_by_test_id("session-form")
     form.locator("[name=name]").fill("Influensa förmiddag")

@@ -4,17 +4,15 @@ declaration needs the nurse's explicit confirmation."""
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import timedelta
 from typing import Any
 
-import pyotp
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from conftest import PASSWORD, TOTP_SECRET, actor_of
+from conftest import actor_of, browser_log_in
 from ympa.authn.models import User
 from ympa.booking.declaration import declaration_submit
 from ympa.booking.mass import mass_session_start
@@ -53,18 +51,6 @@ class Desk:
     def check(self, selector: str) -> None:
         self.interactions += 1
         self.page.locator(selector).check()
-
-
-def log_in(page: Page, base: str, username: str) -> None:
-    """Password and authenticator code, through the login pages (fields by name: either language)."""
-    page.goto(f"{base}/")
-    page.locator("[name=username]").fill(username)
-    page.locator("[name=password]").fill(PASSWORD)
-    page.locator("main form button[type=submit]").click()
-    User.objects.filter(username=username).update(totp_last_step=0)
-    page.locator("[name=code]").fill(pyotp.TOTP(TOTP_SECRET).now())
-    page.locator("main form button[type=submit]").click()
-    expect(page).not_to_have_url(re.compile(r"/login/"))
 
 
 def checked_in(nurse: User, unit: CareUnit, vaccine: Product) -> list[Patient]:
@@ -130,7 +116,7 @@ def test_a_mass_vaccination_session_at_the_desk(
         batch_expiry=timezone.localdate() + timedelta(days=100),
         default_site="left_deltoid",
     )
-    log_in(page, live_server.url, "nurse_a")
+    browser_log_in(page, live_server.url, "nurse_a")
     page.goto(f"{live_server.url}/booking/mass/{session.pk}/")
     expect(page.get_by_test_id("no-patient")).to_be_visible()
     # The desk's keys listen once its deferred script has run.
