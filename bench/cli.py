@@ -81,6 +81,7 @@ class Plan:
     surge_slots: int
     surge_clients: int
     surge_seconds: float
+    surge_workers: int
 
 
 @dataclass
@@ -135,6 +136,13 @@ def parse_args(argv: list[str] | None) -> Plan:
         "--surge-clients", type=int, help="booking surge: concurrent visitors (default 200; smoke 20)"
     )
     parser.add_argument(
+        "--surge-workers",
+        type=int,
+        default=5,
+        help="booking surge: gunicorn workers (default 5, gunicorn's 2 x cores + 1: a booking waits on "
+        "commits, so more workers than cores keep the CPUs busy)",
+    )
+    parser.add_argument(
         "--surge-seconds", type=float, help="booking surge: time bound in seconds (default 120; smoke 10)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the data directory and the PG database")
@@ -169,6 +177,7 @@ def parse_args(argv: list[str] | None) -> Plan:
         surge_slots=args.surge_slots if args.surge_slots is not None else (100 if smoke else 10_000),
         surge_clients=args.surge_clients if args.surge_clients is not None else (20 if smoke else 200),
         surge_seconds=args.surge_seconds if args.surge_seconds is not None else (10.0 if smoke else 120.0),
+        surge_workers=max(1, args.surge_workers),
     )
 
 
@@ -535,7 +544,7 @@ def booking_surge(prepared: Prepared, plan: Plan, workers: int, log: Path) -> Su
     if plan.quiet_wait > 0:
         wait_for_quiet(plan.quiet_wait)
     try:
-        with Server(env, workers=workers, log=log) as server:
+        with Server(env, workers=plan.surge_workers, log=log) as server:
             result = run_surge(
                 server,
                 prepared.database,
@@ -547,9 +556,9 @@ def booking_surge(prepared: Prepared, plan: Plan, workers: int, log: Path) -> Su
     finally:
         redis.Redis.from_url(SURGE_TASKS_URL).flushdb()
     print(
-        f"   {prepared.database.label:<10} w={workers} booking surge: {result.slots_released:,} slots "
-        f"released "
-        f"in {result.release_seconds:.2f} s; {result.clients} visitors booked {result.bookings:,} in "
+        f"   {prepared.database.label:<10} w={plan.surge_workers} booking surge: "
+        f"{result.slots_released:,} slots released in {result.release_seconds:.2f} s; {result.clients} "
+        f"visitors booked {result.bookings:,} in "
         f"{result.seconds:.1f} s ({result.throughput:.1f}/s), p50 {result.p50_ms:.0f} ms p99 "
         f"{result.p99_ms:.0f} ms, {result.conflicts} slots taken meanwhile, {result.errors} errors; CPU app "
         f"{result.server_cpu_percent:.0f}% db {result.database_cpu_percent:.0f}% client "
