@@ -313,7 +313,6 @@ def _claim(slot_ids: list[int], kind: AppointmentType, now: datetime) -> dict[in
     return claimed
 
 
-@transaction.atomic
 def booking_create(
     *,
     actor: Actor,
@@ -327,11 +326,36 @@ def booking_create(
 
     Raises ValidationError (field errors: `slot`, `identifier_<i>`, `name_<i>`, `phone`, `email`,
     `persons`), NotPermitted, or SlotTaken when a slot went to someone else meanwhile.
+
+    A double submit is recognised where it shows, so no lookup is spent on every booking: its slot is
+    booked already, or its bookings collide with the twin's on the unique (idempotency key, patient). Then
+    the attempt is rolled back whole and the twin's bookings, committed by then, are returned.
     """
-    # A double submit is recognised where it shows: its slot is booked already, or its bookings collide
-    # with the twin's on the unique (idempotency key, patient); no lookup is spent on every booking.
     key = idempotency_key.strip()[:64]
-    kind = appointment_type
+    try:
+        return _booking_create(
+            actor=actor, kind=appointment_type, persons=persons, contact=contact, key=key, channel=channel
+        )
+    except (SlotTaken, IntegrityError) as exc:
+        done = _idempotent(actor, key)
+        if done:
+            return done
+        if isinstance(exc, SlotTaken):
+            raise
+        # A person registered by someone else at the same moment: the booking is refused as taken.
+        raise SlotTaken([p.slot_id for p in persons]) from exc
+
+
+@transaction.atomic
+def _booking_create(
+    *,
+    actor: Actor,
+    kind: AppointmentType,
+    persons: list[BookingPerson],
+    contact: Contact,
+    key: str,
+    channel: BookingChannel | str,
+) -> list[Booking]:
     _require_bookable_type(actor, kind)
     if not persons:
         raise ValidationError({"persons": _("Choose at least one person to book.")})
@@ -377,46 +401,38 @@ def booking_create(
             )
     by_citizen = actor.kind == ActorKind.CITIZEN
     group = uuid4()
-    try:
-        with transaction.atomic():
-            claimed = _claim(slot_ids, kind, now)
-            substitutes = {v for k, v in claimed.items() if k != v}
-            if substitutes:
-                slots.update(Slot.objects.in_bulk(substitutes))
-            for patient in new:
-                patient.save(force_insert=True)
-            tokens = group_tokens(token_new()[0], len(persons))
-            bookings = []
-            for index, (chosen, patient) in enumerate(zip(slot_ids, patients, strict=True)):
-                slot_id = claimed[chosen]
-                bookings.append(
-                    Booking(
-                        slot_id=slot_id,
-                        care_unit_id=kind.care_unit_id,
-                        appointment_type=kind,
-                        patient=patient,
-                        group=group,
-                        channel=channel,
-                        booked_by_identity=actor.identity if by_citizen else "",
-                        booked_by_user=actor.user,
-                        contact_phone=clean.phone,
-                        contact_email=clean.email,
-                        language=clean.language,
-                        token_hash=token_digest(tokens[index]),
-                        idempotency_key=key,
-                        created_at=now,
-                    )
-                )
-                bookings[index].slot = slots[slot_id]
-            Booking.objects.bulk_create(bookings)
-    except (SlotTaken, IntegrityError) as exc:
-        # A double submit that raced its twin finds the twin's bookings; anyone else lost the slot.
-        done = _idempotent(actor, key)
-        if done:
-            return done
-        if isinstance(exc, SlotTaken):
-            raise
-        raise SlotTaken(slot_ids) from exc
+    claimed = _claim(slot_ids, kind, now)
+    substitutes = {v for k, v in claimed.items() if k != v}
+    if substitutes:
+        slots.update(Slot.objects.in_bulk(substitutes))
+    for patient in new:
+        patient.save(force_insert=True)
+    tokens = group_tokens(token_new()[0], len(persons))
+    bookings = []
+    for index, (chosen, patient) in enumerate(zip(slot_ids, patients, strict=True)):
+        slot_id = claimed[chosen]
+        bookings.append(
+            Booking(
+                slot_id=slot_id,
+                care_unit_id=kind.care_unit_id,
+                appointment_type=kind,
+                patient=patient,
+                group=group,
+                channel=channel,
+                booked_by_identity=actor.identity if by_citizen else "",
+                booked_by_user=actor.user,
+                contact_phone=clean.phone,
+                contact_email=clean.email,
+                language=clean.language,
+                token_hash=token_digest(tokens[index]),
+                idempotency_key=key,
+                created_at=now,
+            )
+        )
+        bookings[index].slot = slots[slot_id]
+    if _insert_new(bookings) != len(bookings):
+        # The twin of a double submit holds these bookings (unique idempotency key and patient).
+        raise SlotTaken(slot_ids)
     events = [
         audit_event_build(
             actor=actor,
@@ -446,6 +462,22 @@ def booking_create(
         # Handed to the caller for the personal link; never stored.
         booking.token = token  # type: ignore[attr-defined]
     return bookings
+
+
+def _insert_new(bookings: list[Booking]) -> int:
+    """Insert the bookings, skipping any that a unique constraint already holds; returns how many were
+    inserted. One statement and no savepoint: a conflict is the rare double submit, told by the count."""
+    fields = Booking._meta.local_concrete_fields
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    values = [f.get_db_prep_save(f.pre_save(b, add=True), connection) for b in bookings for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Booking._meta.db_table} ({columns}) VALUES "  # noqa: S608
+            f"{', '.join([row] * len(bookings))} ON CONFLICT DO NOTHING RETURNING id",
+            values,
+        )
+        return len(cursor.fetchall())
 
 
 def _confirm_after_commit(group: UUID, tokens: list[str]) -> None:
