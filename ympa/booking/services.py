@@ -278,7 +278,10 @@ def _claim(slot_ids: list[int], kind: AppointmentType, now: datetime) -> dict[in
     index on bookings backs it up). On PostgreSQL the substitute is picked with SKIP LOCKED, so concurrent
     visitors spread over the free slots of a time instead of queueing on the same row."""
     table = _SLOT_TABLE
-    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    # Only the candidate row is locked (OF o): the chosen slot's row is another transaction's claim.
+    skip_locked = (
+        " FOR UPDATE OF o SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    )
     claimed: dict[int, int] = {}
     gone: list[int] = []
     with connection.cursor() as cursor:

@@ -7,11 +7,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from django.db import connection, connections
 
-from ympa.booking.models import AppointmentType, Booking, BookingChannel, BookingStatus, Slot
+from ympa.booking.models import AppointmentType, Booking, BookingChannel, BookingStatus, Resource, Slot
 from ympa.booking.services import BookingPerson, Contact, SlotTaken, booking_create
 from ympa.core.actor import Actor
 from ympa.identifiers._common import luhn_check_digit
@@ -114,3 +115,20 @@ def test_double_submits_race_to_the_same_bookings(
         list(pool.map(submit, range(4)))
     assert len(results) == 4 and len({tuple(r) for r in results}) == 1
     assert Booking.objects.count() == 1
+
+
+def test_one_time_at_several_vaccinators_seats_everyone_it_can(
+    appointment_type: AppointmentType, make_slots: Callable[..., list[Slot]], unit_a: Any
+) -> None:
+    """Everyone chose the same time, which four vaccinators offer: four are booked (each on another
+    vaccinator's slot, picked past the rows other transactions hold), the rest are told the time is full."""
+    first = make_slots(1)[0]
+    for n in range(2, 5):
+        make_slots(
+            1, start=first.starts_at, resource=Resource.objects.create(care_unit=unit_a, name=f"Rum {n}")
+        )
+    outcomes = _race(appointment_type, lambda _index: first.pk)
+    assert outcomes == {"won": 4, "taken": CLIENTS - 4}
+    active = Booking.objects.filter(slot__starts_at=first.starts_at, status=BookingStatus.BOOKED)
+    assert active.count() == 4 and len({b.slot_id for b in active}) == 4
+    assert Slot.objects.filter(starts_at=first.starts_at, booked=True).count() == 4
