@@ -10,6 +10,7 @@ to tell old rows from new ones.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -49,6 +50,7 @@ HEADER_FIELDS = (
 )
 
 
+@functools.lru_cache(maxsize=4)
 def derive_keys(secret: str) -> tuple[bytes, bytes]:
     """(row key, anchor key) from the AUDIT_LOG_KEY setting; separate, so neither MAC passes for the other."""
     base = secret.encode()

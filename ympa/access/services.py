@@ -106,10 +106,48 @@ def audit_chain_heads_save(heads: Iterable[AuditChainHead]) -> None:
     """Store heads locked by `audit_chain_heads_lock` and advanced by the caller (one UPDATE each)."""
     with connection.cursor() as cursor:
         for head in heads:
-            cursor.execute(
-                f"UPDATE {_HEAD_TABLE} SET last_seq = %s, last_hash = %s WHERE chain = %s",  # noqa: S608
-                [head.last_seq, head.last_hash, head.chain],
-            )
+            cursor.execute(_HEAD_UPDATE, [head.last_seq, head.last_hash, head.chain])
+
+
+_HEAD_UPDATE = f"UPDATE {_HEAD_TABLE} SET last_seq = %s, last_hash = %s WHERE chain = %s"  # noqa: S608
+_EVENT_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
+_EVENT_INSERT = "INSERT INTO {table} ({columns}) VALUES {rows} RETURNING {pk}".format(
+    table=AuditEvent._meta.db_table,
+    columns=", ".join(field.column for field in _EVENT_FIELDS),
+    rows="{rows}",
+    pk=AuditEvent._meta.pk.column,
+)
+_EVENT_ROW = "(" + ", ".join(["%s"] * len(_EVENT_FIELDS)) + ")"
+
+
+def _events_insert(events: list[AuditEvent], heads: Iterable[AuditChainHead]) -> None:
+    """Insert the rows and move their chains' heads; the ids come back in the rows' order.
+
+    Written out because every logged read runs it: the ORM's bulk_create cost more CPU than the statement.
+    On PostgreSQL the head updates ride in the same statement (data-modifying WITH clauses), one round trip.
+    """
+    values = [
+        field.get_db_prep_save(getattr(event, field.attname), connection)
+        for event in events
+        for field in _EVENT_FIELDS
+    ]
+    insert = _EVENT_INSERT.format(rows=", ".join([_EVENT_ROW] * len(events)))
+    heads = list(heads)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            updates = ", ".join(f"h{index} AS ({_HEAD_UPDATE})" for index in range(len(heads)))
+            params: list[Any] = [v for head in heads for v in (head.last_seq, head.last_hash, head.chain)]
+            cursor.execute(f"WITH {updates} {insert}", params + values)
+            ids = cursor.fetchall()
+        else:
+            cursor.execute(insert, values)
+            ids = cursor.fetchall()
+            for head in heads:
+                cursor.execute(_HEAD_UPDATE, [head.last_seq, head.last_hash, head.chain])
+    for event, (pk,) in zip(events, ids, strict=True):
+        event.pk = pk
+        event._state.adding = False
+        event._state.db = connection.alias
 
 
 def audit_events_save(events: list[AuditEvent]) -> None:
@@ -129,7 +167,7 @@ def audit_events_save(events: list[AuditEvent]) -> None:
     for event in events:
         # The MAC must be computed over what the database will give back; a dict in the canonical key order
         # is also stored as the canonical text on SQLite (see chain.detail_text).
-        event.detail = json.loads(detail_text(check_detail(event.detail)))
+        event.detail = json.loads(detail_text(check_detail(event.detail))) if event.detail else {}
         event.chain = chain_for(
             care_provider_id=event.care_provider_id, patient_id=uuid_hex(event.patient_id)
         )
@@ -142,8 +180,7 @@ def audit_events_save(events: list[AuditEvent]) -> None:
             event.prev_hash = head.last_hash
             event.row_hash = row_mac(row_key, event_header(event), detail_text(event.detail))
             head.last_seq, head.last_hash = event.seq, event.row_hash
-    AuditEvent.objects.bulk_create(events)
-    audit_chain_heads_save(heads.values())
+    _events_insert(events, heads.values())
 
 
 def audit_event_record(

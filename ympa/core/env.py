@@ -64,6 +64,9 @@ def sqlite_settings(path: Path) -> dict[str, Any]:
     }
 
 
+PREPARE_THRESHOLD = 5
+
+
 def database_from_url(url: str, *, data_dir: Path) -> dict[str, Any]:
     """DATABASE_URL (postgres://user:pass@host:port/name?opt=v or sqlite:///path) as Django settings."""
     parts = urlsplit(url)
@@ -82,6 +85,14 @@ def database_from_url(url: str, *, data_dir: Path) -> dict[str, Any]:
             k: booleans.get(v[-1].lower(), v[-1]) for k, v in parse_qs(parts.query).items()
         }
         conn_max_age = int(options.pop("conn_max_age", "60"))
+        # Server-side binding lets psycopg prepare a statement after PREPARE_THRESHOLD runs on a connection:
+        # the hot statements (token lookup, PDL facts, log rows, stock booking) are then neither quoted in
+        # Python nor planned again; their planning cost more than their execution. Behind a pooler in
+        # transaction mode (PgBouncer < 1.21) prepared statements break: `?prepare_threshold=none` turns
+        # them off, `?server_side_binding=false` goes back to client-side binding.
+        options.setdefault("server_side_binding", True)
+        threshold = str(options.pop("prepare_threshold", PREPARE_THRESHOLD)).lower()
+        options["prepare_threshold"] = None if threshold in {"", "none", "off"} else int(threshold)
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parts.path.lstrip("/")) or "ympa",

@@ -24,7 +24,7 @@ def test_database_url_postgres() -> None:
         "6543",
         "ympa",
     )
-    assert config["OPTIONS"] == {"sslmode": "require"}
+    assert config["OPTIONS"] == {"sslmode": "require", "server_side_binding": True, "prepare_threshold": 5}
 
 
 def test_database_url_sqlite_uses_wal_and_immediate_transactions(tmp_path: Path) -> None:
@@ -123,5 +123,12 @@ def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_database_url_boolean_options() -> None:
-    config = database_from_url("postgres://u@h/db?server_side_binding=true", data_dir=Path("/x"))
-    assert config["OPTIONS"] == {"server_side_binding": True}
+    config = database_from_url("postgres://u@h/db?server_side_binding=false", data_dir=Path("/x"))
+    assert config["OPTIONS"] == {"server_side_binding": False, "prepare_threshold": 5}
+
+
+def test_database_url_prepared_statements_can_be_turned_off() -> None:
+    config = database_from_url("postgres://u@h/db?prepare_threshold=none", data_dir=Path("/x"))
+    assert config["OPTIONS"]["prepare_threshold"] is None
+    config = database_from_url("postgres://u@h/db?prepare_threshold=1", data_dir=Path("/x"))
+    assert config["OPTIONS"]["prepare_threshold"] == 1
