@@ -114,7 +114,7 @@ _EVENT_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not fiel
 # Table and column names come from the model; every value is a parameter.
 _EVENT_INSERT = "INSERT INTO {table} ({columns}) VALUES {rows} RETURNING {pk}".format(  # noqa: S608
     table=AuditEvent._meta.db_table,
-    columns=", ".join(field.column for field in _EVENT_FIELDS),
+    columns=", ".join(str(field.column) for field in _EVENT_FIELDS),
     rows="{rows}",
     pk=AuditEvent._meta.pk.column,
 )

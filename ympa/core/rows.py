@@ -21,10 +21,15 @@ Converter = Callable[[Any, Any, Any], Any]
 class Columns:
     """The concrete columns of one model under a table alias in a hand-written SELECT."""
 
-    def __init__(self, model: type[Model], alias: str) -> None:
+    def __init__(self, model: type[Model], alias: str, only: Sequence[str] = ()) -> None:
+        """`only`: these fields and the primary key (deferred fields load on access, as with `.only()`)."""
         self.model = model
         self.alias = alias
-        self.fields: list[Field[Any, Any]] = list(model._meta.concrete_fields)
+        self.fields: list[Field[Any, Any]] = [
+            field
+            for field in model._meta.concrete_fields
+            if not only or field.primary_key or field.name in only or field.attname in only
+        ]
         self.attnames = [field.attname for field in self.fields]
         self.pk_index = next(index for index, field in enumerate(self.fields) if field.primary_key)
         self._converters: dict[str, list[tuple[int, list[Converter], Any]]] = {}
@@ -34,7 +39,7 @@ class Columns:
 
     def select(self) -> str:
         quote = connection.ops.quote_name
-        return ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+        return ", ".join(f"{self.alias}.{quote(str(field.column))}" for field in self.fields)
 
     def build(self, values: Sequence[Any]) -> Model:
         """The instance for this model's part of a row (in `select()` order), converted as the ORM does."""
@@ -71,3 +76,23 @@ def split(row: Sequence[Any], parts: Sequence[Columns]) -> list[Model | None]:
         instances.append(None if values[part.pk_index] is None else part.build(values))
         start += len(part)
     return instances
+
+
+def fetch_all(sql: str, params: Sequence[Any], parts: Sequence[Columns]) -> list[list[Model | None]]:
+    """Every row of a hand-written SELECT as instances (see `split`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [split(row, parts) for row in cursor.fetchall()]
+
+
+def get(columns: Columns, pk: Any) -> Model | None:
+    """The instance with this primary key, all its fields (`Model.objects.filter(pk=pk).first()`)."""
+    field = columns.model._meta.pk
+    assert field is not None
+    table = connection.ops.quote_name(columns.model._meta.db_table)
+    sql = (
+        f"SELECT {columns.select()} FROM {table} {columns.alias} "  # noqa: S608 (names from the model)
+        f"WHERE {columns.alias}.{connection.ops.quote_name(str(field.column))} = %s"
+    )
+    found = fetch_all(sql, [field.get_db_prep_value(field.to_python(pk), connection)], [columns])
+    return found[0][0] if found else None

@@ -6,6 +6,7 @@ care provider's schedule set, and labels its answers for people.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -13,12 +14,14 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
+from django.db import connection
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from ympa.catalog.models import Product
+from ympa.core import rows
 from ympa.forecast import (
     DEFAULT_SCHEDULE_SET,
     EvaluationReason,
@@ -108,17 +111,39 @@ def _signed_doses(**filters: object) -> QuerySet[VaccinationVersion]:
     ).order_by("administered_at")
 
 
+_VERSION = rows.Columns(VaccinationVersion, "v", only=("administered_at", "dose_volume_ml"))
+_PRODUCT = rows.Columns(Product, "p", only=("cvx_code", "local_code"))
+
+
+@functools.cache
+def _history_query() -> str:
+    return (
+        f"SELECT {_VERSION.select()}, {_PRODUCT.select()} "  # noqa: S608 (names come from the models)
+        f"FROM {VaccinationVersion._meta.db_table} v "
+        f"JOIN {Vaccination._meta.db_table} e ON e.id = v.vaccination_id AND e.current_version_id = v.id "
+        f"JOIN {Product._meta.db_table} p ON p.id = v.product_id "
+        "WHERE e.patient_id = %s AND e.status = %s AND e.id <> %s ORDER BY v.administered_at, v.id"
+    )
+
+
 def history(patient: Patient, *, exclude_vaccination: UUID | None = None) -> list[GivenDose]:
-    """The patient's signed, not nullified doses at every care provider (clinically, all doses count)."""
-    versions = _signed_doses(vaccination__patient=patient)
-    if exclude_vaccination is not None:
-        versions = versions.exclude(vaccination_id=exclude_vaccination)
-    return [
-        GivenDose(timezone.localdate(given_at), normalize_code(cvx) if cvx else local, volume)
-        for given_at, cvx, local, volume in versions.values_list(
-            "administered_at", "product__cvx_code", "product__local_code", "dose_volume_ml"
-        )
+    """The patient's signed, not nullified doses at every care provider (clinically, all doses count).
+
+    Written out (`_signed_doses` for one patient): decision support asks it for every dose recorded."""
+    pk = Vaccination._meta.pk
+    assert pk is not None
+    params = [
+        pk.get_db_prep_value(patient.pk, connection),
+        EntryStatus.SIGNED.value,
+        # A nil id matches no vaccination: one statement text with or without an exclusion.
+        pk.get_db_prep_value(exclude_vaccination or UUID(int=0), connection),
     ]
+    doses: list[GivenDose] = []
+    for version, product in rows.fetch_all(_history_query(), params, (_VERSION, _PRODUCT)):
+        assert isinstance(version, VaccinationVersion) and isinstance(product, Product)
+        day = timezone.localdate(version.administered_at)
+        doses.append(GivenDose(day, product_code(product), version.dose_volume_ml))
+    return doses
 
 
 def history_of(entries: Sequence[Vaccination]) -> list[GivenDose]:
@@ -160,14 +185,23 @@ def histories(patient_ids: list[UUID]) -> dict[UUID, list[GivenDose]]:
     return result
 
 
+_CONDITION = rows.Columns(Condition, "c", only=("code", "start_date", "end_date"))
+
+
 def conditions(patient: Patient) -> list[Observation]:
-    """The patient's recorded conditions (not nullified), as engine observations."""
-    return [
-        Observation(code, start, end)
-        for code, start, end in Condition.objects.filter(
-            patient=patient, nullified_at__isnull=True
-        ).values_list("code", "start_date", "end_date")
-    ]
+    """The patient's recorded conditions (not nullified), as engine observations (written out: decision
+    support asks it for every dose recorded)."""
+    sql = (
+        f"SELECT {_CONDITION.select()} FROM {Condition._meta.db_table} c "  # noqa: S608 (from the model)
+        "WHERE c.patient_id = %s AND c.nullified_at IS NULL"
+    )
+    pk = Patient._meta.pk
+    assert pk is not None
+    found: list[Observation] = []
+    for (condition,) in rows.fetch_all(sql, [pk.get_db_prep_value(patient.pk, connection)], (_CONDITION,)):
+        assert isinstance(condition, Condition)
+        found.append(Observation(condition.code, condition.start_date, condition.end_date))
+    return found
 
 
 def conditions_of_many(patient_ids: list[UUID]) -> dict[UUID, list[Observation]]:
@@ -267,3 +301,13 @@ def next_dose_number(patient: Patient, provider: CareProvider, product: Product)
 
 def keys_in_use(providers: Iterable[CareProvider]) -> list[str]:
     return sorted({schedule_key(p) for p in providers})
+
+
+_SCHEDULES = rows.Columns(CareProvider, "cp", only=("schedule_set", "schedule_options"))
+
+
+def schedule_keys_in_use() -> list[str]:
+    """`keys_in_use` of every care provider, in one written-out statement (every signed dose asks)."""
+    sql = f"SELECT {_SCHEDULES.select()} FROM {CareProvider._meta.db_table} cp"  # noqa: S608 (from the model)
+    providers = [provider for (provider,) in rows.fetch_all(sql, [], (_SCHEDULES,))]
+    return keys_in_use(p for p in providers if isinstance(p, CareProvider))

@@ -5,6 +5,7 @@ from uuid import UUID
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from ympa.core import rows
 from ympa.core.actor import Actor
 from ympa.core.errors import NotPermitted
 from ympa.identifiers import IdentifierError, parse_patient_identifier
@@ -48,7 +49,13 @@ def patient_search(*, actor: Actor, query: str, limit: int = SEARCH_LIMIT) -> li
 
 def patient_get(*, actor: Actor, patient_id: UUID | str) -> Patient | None:
     _require_assignment(actor)
-    return Patient.objects.filter(pk=patient_id).first()
+    # Every API call about a patient starts here: one written-out statement (ympa.core.rows).
+    found = rows.get(_PATIENT, patient_id)
+    assert found is None or isinstance(found, Patient)
+    return found
+
+
+_PATIENT = rows.Columns(Patient, "p")
 
 
 def guardians_of(patient: Patient) -> QuerySet[Patient]:
