@@ -9,6 +9,7 @@ converters applied), so callers cannot tell the difference.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,14 +22,18 @@ Converter = Callable[[Any, Any, Any], Any]
 class Columns:
     """The concrete columns of one model under a table alias in a hand-written SELECT."""
 
-    def __init__(self, model: type[Model], alias: str, only: Sequence[str] = ()) -> None:
-        """`only`: these fields and the primary key (deferred fields load on access, as with `.only()`)."""
+    def __init__(
+        self, model: type[Model], alias: str, only: Sequence[str] = (), defer: Sequence[str] = ()
+    ) -> None:
+        """`only`: these fields and the primary key; `defer`: all but these. Left-out fields load on access,
+        as with `.only()` and `.defer()`."""
         self.model = model
         self.alias = alias
         self.fields: list[Field[Any, Any]] = [
             field
             for field in model._meta.concrete_fields
-            if not only or field.primary_key or field.name in only or field.attname in only
+            if (not only or field.primary_key or field.name in only or field.attname in only)
+            and field.name not in defer
         ]
         self.attnames = [field.attname for field in self.fields]
         self.pk_index = next(index for index, field in enumerate(self.fields) if field.primary_key)
@@ -86,13 +91,51 @@ def fetch_all(sql: str, params: Sequence[Any], parts: Sequence[Columns]) -> list
 
 
 def get(columns: Columns, pk: Any) -> Model | None:
-    """The instance with this primary key, all its fields (`Model.objects.filter(pk=pk).first()`)."""
+    """The instance with this primary key (`Model.objects.filter(pk=pk).first()`)."""
     field = columns.model._meta.pk
     assert field is not None
+    return get_by(columns, field.name, pk)
+
+
+def get_by(columns: Columns, name: str, value: Any) -> Model | None:
+    """The instance whose unique field `name` has this value (`Model.objects.filter(name=value).first()`)."""
+    field = columns.model._meta.get_field(name)
+    assert isinstance(field, Field)
     table = connection.ops.quote_name(columns.model._meta.db_table)
     sql = (
         f"SELECT {columns.select()} FROM {table} {columns.alias} "  # noqa: S608 (names from the model)
         f"WHERE {columns.alias}.{connection.ops.quote_name(str(field.column))} = %s"
     )
-    found = fetch_all(sql, [field.get_db_prep_value(field.to_python(pk), connection)], [columns])
+    found = fetch_all(sql, [field.get_db_prep_value(field.to_python(value), connection)], [columns])
     return found[0][0] if found else None
+
+
+@functools.cache
+def _insert_sql(model: type[Model], columns: tuple[str, ...], returning: str | None) -> str:
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    return f"{sql} RETURNING {quote(returning)}" if returning else sql
+
+
+def insert(instance: Model) -> None:
+    """Insert a new instance as `save(force_insert=True)` does (fields' pre_save and adaptation, a database-
+    generated primary key read back), in one written-out statement: for rows every recorded dose inserts."""
+    meta = instance._meta
+    pk = meta.pk
+    assert pk is not None
+    generated = getattr(instance, pk.attname) is None and pk.db_returning
+    fields = [field for field in meta.concrete_fields if not (generated and field is pk)]
+    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    columns = tuple(str(field.column) for field in fields)
+    sql = _insert_sql(type(instance), columns, str(pk.column) if generated else None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        if generated:
+            row = cursor.fetchone()
+            assert row is not None
+            setattr(instance, pk.attname, pk.to_python(row[0]))
+    instance._state.adding = False
+    instance._state.db = connection.alias

@@ -16,6 +16,7 @@ from ympa.access.routes import returns_patient_data
 from ympa.access.services import patient_access
 from ympa.authn.api_auth import api_actor
 from ympa.catalog.models import Product
+from ympa.core import rows
 from ympa.journal.models import AdverseEvent, Order, Vaccination, VaccinationVersion
 from ympa.journal.selectors import adverse_events_of, patient_history, vaccination_get, vaccination_versions
 from ympa.journal.services import (
@@ -104,6 +105,10 @@ class VaccinationOut(Schema):
         )
 
 
+# Every recorded dose looks its product up by code: written out (ympa.core.rows).
+_PRODUCT = rows.Columns(Product, "p", defer=("sources",))
+
+
 class AdministrationIn(Schema):
     administered_at: AwareDatetime
     product: str = Field(description="Product code from the catalogue, e.g. 'rotarix'")
@@ -121,8 +126,8 @@ class AdministrationIn(Schema):
     )
 
     def administration(self) -> Administration:
-        product = Product.objects.defer("sources").filter(code=self.product).first()
-        if product is None:
+        product = rows.get_by(_PRODUCT, "code", self.product)
+        if not isinstance(product, Product):
             raise ValidationError({"product": f"Unknown product code {self.product!r}."})
         return Administration(
             administered_at=self.administered_at,

@@ -22,6 +22,7 @@ from ympa.access.models import Action
 from ympa.access.services import audit_event_build, audit_event_record, audit_events_save
 from ympa.authn.models import User
 from ympa.catalog.models import Product
+from ympa.core import rows
 from ympa.core.actor import Actor
 from ympa.core.errors import ConflictError, NotPermitted
 from ympa.inventory.services import stock_dose_book, stock_dose_rebook, stock_dose_return
@@ -187,7 +188,7 @@ def _order_for(
         return order
     standing_id = _standing_order_id(unit, data.product, timezone.localdate(data.administered_at))
     if standing_id is not None:
-        return Order.objects.create(
+        standing = Order(
             patient=patient,
             care_unit=unit,
             product=data.product,
@@ -197,6 +198,8 @@ def _order_for(
             created_by=user,
             status=status,
         )
+        rows.insert(standing)
+        return standing
     if assignment.has_right(Right.ORDER):
         created = Order.objects.create(
             patient=patient,
@@ -346,7 +349,6 @@ def _snapshot(data: Administration) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
 def vaccination_record(
     *,
     actor: Actor,
@@ -358,8 +360,37 @@ def vaccination_record(
 ) -> Vaccination:
     """Record a dose that was given, as a draft (or signed at once when `sign`).
 
-    The same idempotency key from the same user returns the first record instead of a second one.
+    The same idempotency key from the same user returns the first record instead of a second one, also when
+    the two requests race: the second one's transaction fails on the idempotency constraint and rolls back
+    whole (no savepoint on the way of every dose), and the first one's record is returned.
     """
+    try:
+        return _vaccination_record(
+            actor=actor,
+            patient=patient,
+            data=data,
+            order=order,
+            idempotency_key=idempotency_key,
+            sign=sign,
+        )
+    except IntegrityError:
+        key = (idempotency_key or "").strip()
+        existing = _by_key(_user(actor), key) if key else None
+        if existing is None:
+            raise
+        return _same_request(existing, patient)
+
+
+@transaction.atomic
+def _vaccination_record(
+    *,
+    actor: Actor,
+    patient: Patient,
+    data: Administration,
+    order: Order | None,
+    idempotency_key: str | None,
+    sign: bool,
+) -> Vaccination:
     user = _user(actor)
     assignment, unit = _assignment_with(actor, Right.ADMINISTER)
     if sign:
@@ -408,17 +439,11 @@ def vaccination_record(
         signed_by=user if sign else None,
         **{f.name: getattr(clean, f.name) for f in fields(clean)},
     )
-    try:
-        with transaction.atomic():
-            version.save(force_insert=True)
-            vaccination.current_version = version
-            vaccination.save(force_insert=True)
-    except IntegrityError:
-        # A concurrent double submit won the race on the idempotency constraint.
-        existing = _by_key(user, key) if key else None
-        if existing is None:
-            raise
-        return _same_request(existing, patient)
+    rows.insert(version)
+    vaccination.current_version = version
+    # A concurrent double submit fails here on the idempotency constraint: vaccination_record answers it
+    # after this transaction has rolled back.
+    rows.insert(vaccination)
     if sign:
         _order_given(resolved_order)
     events = [
