@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -40,6 +41,7 @@ from ympa.booking.selectors import (
     booking_family,
     bookings_by_link,
     next_free,
+    public_cache_render,
     slot_week,
     type_public,
     unit_public,
@@ -111,9 +113,16 @@ def slots_view(request: HttpRequest, type_id: int) -> HttpResponse:
     start = max(_day(request.GET.get("week")) or earliest or today, earliest or today, today)
     recommended = _day(request.GET.get("rec"))
     days = slot_week(kind, start=start, recommended=recommended)
+    # The buttons of a mass-vaccination week are the page's cost: rendered once per language and kept as
+    # long as the week's free times are (nothing in them depends on the visitor).
+    days_html = public_cache_render(
+        ("week-html", kind.pk, start, recommended, get_language()),
+        "booking/public/_week_days.html",
+        {"days": days, "book_url": reverse("public_booking:book", args=[kind.pk])},
+    )
     context = {
         "kind": kind,
-        "days": days,
+        "days_html": days_html,
         "start": start,
         "previous": start - timedelta(days=7) if start - timedelta(days=7) >= (earliest or today) else None,
         "next": start + timedelta(days=7),

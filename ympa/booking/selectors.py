@@ -3,17 +3,17 @@ identified person's family and bookings (patient data: every patient shown is a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import cast
 from uuid import UUID
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from ympa.access.models import Action
 from ympa.access.services import audit_event_build, audit_events_save
@@ -21,10 +21,9 @@ from ympa.booking.models import AppointmentType, Audience, Booking, BookingStatu
 from ympa.booking.services import PERSONAL_NUMBER_KINDS, forecast_earliest, group_tokens, uses_booking
 from ympa.booking.tokens import token_digest
 from ympa.core.actor import Actor
+from ympa.core.microcache import MicroCache
 from ympa.orgs.models import CareUnit
 from ympa.patients.models import Guardianship, Patient
-
-_MISSING = object()
 
 
 def public_types() -> QuerySet[AppointmentType]:
@@ -60,20 +59,22 @@ def unit_public(unit_id: int) -> tuple[CareUnit, list[AppointmentType]] | None:
     return (unit, kinds) if kinds else None
 
 
-def _cached[T](key: str, compute: Callable[[], T]) -> T:
-    """`compute()`, kept for `BOOKING_PUBLIC_CACHE_SECONDS` in this process's cache. When booking opens, a
-    surge asks the same questions (this type, this week's free times) hundreds of times a second; a second-old
+# The public pages' answers (a type, a week's free times, its rendered buttons), shared by this process's
+# requests for `BOOKING_PUBLIC_CACHE_SECONDS`.
+public_cache = MicroCache()
+
+
+def _cached[T](key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()`, kept for `BOOKING_PUBLIC_CACHE_SECONDS` in this process. When booking opens, a surge
+    asks the same questions (this type, this week's free times) hundreds of times a second; a second-old
     answer is good enough, because booking itself claims the slot in the database and offers the next free
-    times when it went meanwhile."""
-    seconds = settings.BOOKING_PUBLIC_CACHE_SECONDS
-    if seconds <= 0:
-        return compute()
-    found = cache.get(key, _MISSING)
-    if found is not _MISSING:
-        return cast(T, found)
-    value = compute()
-    cache.set(key, value, seconds)
-    return value
+    times when it went meanwhile. Values are shared as they are: only immutable ones."""
+    return public_cache.get_or_compute(key, settings.BOOKING_PUBLIC_CACHE_SECONDS, compute)
+
+
+def public_cache_render(key: Hashable, template: str, context: dict[str, object]) -> SafeString:
+    """A template rendered without a request (so nothing of the visitor's), kept like `_cached`."""
+    return _cached(key, lambda: mark_safe(render_to_string(template, context)))  # noqa: S308 (rendered)
 
 
 def type_public(type_id: int) -> AppointmentType | None:
@@ -122,13 +123,13 @@ class FreeTime:
 @dataclass(frozen=True)
 class Day:
     day: date
-    slots: list[FreeTime]
+    slots: tuple[FreeTime, ...]
     recommended: bool = False
 
 
 def slot_week(
     kind: AppointmentType, *, start: date, birth: date | None = None, recommended: date | None = None
-) -> list[Day]:
+) -> tuple[Day, ...]:
     """The free times of seven days from `start`, per day (days without free times included). Grouped in the
     database: a mass-vaccination unit has thousands of slots a week, but a visitor sees each time once."""
     if birth is None:
@@ -141,7 +142,7 @@ def slot_week(
 
 def _slot_week(
     kind: AppointmentType, *, start: date, birth: date | None, recommended: date | None
-) -> list[Day]:
+) -> tuple[Day, ...]:
     now = timezone.now()
     zone = timezone.get_current_timezone()
     first = datetime.combine(start, time.min, tzinfo=zone)
@@ -158,7 +159,7 @@ def _slot_week(
         days.setdefault(local.date(), []).append(
             FreeTime(row["first_id"], row["starts_at"], row["free"], local.strftime("%H:%M"))
         )
-    return [Day(day, found, day == recommended) for day, found in days.items()]
+    return tuple(Day(day, tuple(found), day == recommended) for day, found in days.items())
 
 
 def next_free(

@@ -3,6 +3,8 @@ free times, and the template engine spent most of the page's time rendering them
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
@@ -12,7 +14,7 @@ register = template.Library()
 
 
 @register.simple_tag
-def time_buttons(times: list[FreeTime], book_url: str) -> SafeString:
+def time_buttons(times: Sequence[FreeTime], book_url: str) -> SafeString:
     # Safe without escaping: the URL comes from reverse(), the ids are integers and the labels "HH:MM".
     return mark_safe(  # noqa: S308
         "".join(

@@ -336,8 +336,7 @@ def test_a_surge_reads_the_weeks_free_times_from_memory(
 ) -> None:
     """With the public cache on, the same week asked again within the second costs no query; a booking in
     between is still refused or moved by the database, never by the cached list."""
-    from django.core.cache import cache
-
+    from ympa.booking.selectors import public_cache as cache
     from ympa.booking.selectors import slot_week
 
     settings.BOOKING_PUBLIC_CACHE_SECONDS = 5
