@@ -29,9 +29,11 @@ from ympa.booking.models import (
     BookingChannel,
     BookingStatus,
     Slot,
+    SlotRelease,
     WaitingListEntry,
 )
 from ympa.booking.tokens import token_digest, token_new
+from ympa.core import rows
 from ympa.core.actor import Actor, ActorKind
 from ympa.core.errors import ConflictError, NotPermitted
 from ympa.core.validation import current_language
@@ -172,13 +174,63 @@ def forecast_earliest(
     from ympa.journal.forecasts import schedule_key
     from ympa.journal.models import StoredForecast
 
-    rows = StoredForecast.objects.filter(
-        patient__in=[p.pk for p in patients],
-        schedule_key=schedule_key(kind.care_unit.care_provider),
-        vaccine_group=kind.vaccine_group,
-        earliest__isnull=False,
-    ).values_list("patient_id", "earliest", "recommended")
-    return {pid: (earliest, recommended) for pid, earliest, recommended in rows if earliest is not None}
+    # Written out: every booking asks it (see ympa.core.rows).
+    columns = rows.Columns(StoredForecast, "f", only=("patient", "earliest", "recommended"))
+    pk = Patient._meta.pk
+    assert pk is not None
+    ids = [pk.get_db_prep_value(p.pk, connection) for p in patients]
+    found = rows.fetch_all(
+        f"SELECT {columns.select()} FROM {StoredForecast._meta.db_table} f "  # noqa: S608 (from the model)
+        f"WHERE f.patient_id IN ({', '.join(['%s'] * len(ids))}) AND f.schedule_key = %s "
+        "AND f.vaccine_group = %s AND f.earliest IS NOT NULL",
+        [*ids, schedule_key(kind.care_unit.care_provider), kind.vaccine_group],
+        (columns,),
+    )
+    return {
+        f.patient_id: (f.earliest, f.recommended)
+        for (f,) in found
+        if isinstance(f, StoredForecast) and f.earliest is not None
+    }
+
+
+_PATIENT = rows.Columns(Patient, "p")
+
+
+def _patients_by_number(numbers: list[str]) -> list[Patient]:
+    """The registered patients with these personnummer or samordningsnummer (written out: every booking
+    asks it)."""
+    if not numbers:
+        return []
+    kinds = [str(kind) for kind in PERSONAL_NUMBER_KINDS]
+    found = rows.fetch_all(
+        f"SELECT {_PATIENT.select()} FROM {Patient._meta.db_table} p "  # noqa: S608 (from the model)
+        f"WHERE p.identifier_kind IN ({', '.join(['%s'] * len(kinds))}) "
+        f"AND p.identifier IN ({', '.join(['%s'] * len(numbers))})",
+        [*kinds, *numbers],
+        (_PATIENT,),
+    )
+    return [p for (p,) in found if isinstance(p, Patient)]
+
+
+_SLOT = rows.Columns(Slot, "s")
+_RELEASE = rows.Columns(SlotRelease, "r")
+
+
+def _slots_of_type(slot_ids: list[int], kind: AppointmentType) -> dict[int, Slot]:
+    """The slots with these ids of this type, with their release (written out: every booking asks it)."""
+    found = rows.fetch_all(
+        f"SELECT {_SLOT.select()}, {_RELEASE.select()} FROM {Slot._meta.db_table} s "  # noqa: S608
+        f"LEFT JOIN {SlotRelease._meta.db_table} r ON r.id = s.release_id "
+        f"WHERE s.id IN ({', '.join(['%s'] * len(slot_ids))}) AND s.appointment_type_id = %s",
+        [*slot_ids, kind.pk],
+        (_SLOT, _RELEASE),
+    )
+    slots: dict[int, Slot] = {}
+    for slot, release in found:
+        assert isinstance(slot, Slot)
+        slot.release = release  # type: ignore[assignment]
+        slots[slot.pk] = slot
+    return slots
 
 
 # --- booking ------------------------------------------------------------------------------------------
@@ -214,12 +266,7 @@ def _resolve_patients(
         parsed[index] = (pid.kind, pid.value, pid.birth_date, pid.legal_sex or "")
     if errors:
         raise ValidationError(errors)
-    known = {
-        p.identifier: p
-        for p in Patient.objects.filter(
-            identifier_kind__in=PERSONAL_NUMBER_KINDS, identifier__in=[v[1] for v in parsed.values()]
-        )
-    }
+    known = {p.identifier: p for p in _patients_by_number([v[1] for v in parsed.values()])}
     patients: list[Patient] = []
     new: list[Patient] = []
     for index, person in enumerate(persons):
@@ -372,9 +419,7 @@ def _booking_create(
     clean = contact_clean(contact, required=actor.kind == ActorKind.CITIZEN)
     now = timezone.now()
     patients, new = _resolve_patients(actor, persons, timezone.localdate(now))
-    slots = {
-        s.pk: s for s in Slot.objects.filter(pk__in=slot_ids, appointment_type=kind).select_related("release")
-    }
+    slots = _slots_of_type(slot_ids, kind)
     earliest = forecast_earliest([p for p in patients if p.pk is not None and p not in new], kind)
     for slot_id, patient in zip(slot_ids, patients, strict=True):
         slot = slots.get(slot_id)
