@@ -26,10 +26,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
-
 from bench.database import Database
 from bench.server import BenchError, Server, cpu_seconds_between, postgres_cpu_ticks, run_ympa
+from bench.wire import Reply, WireClient
 
 SLOT = re.compile(r'data-slot="(\d+)"')
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -98,15 +97,15 @@ class _Visitor:
         self.links: list[str] = []
         self.csrf = ""
 
-    def _get(self, client: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
+    def _get(self, client: WireClient, url: str, **kwargs: Any) -> Reply:
         self.requests += 1
         return client.get(url, **kwargs)
 
-    def _post(self, client: httpx.Client, url: str, data: dict[str, str]) -> httpx.Response:
+    def _post(self, client: WireClient, url: str, data: dict[str, str]) -> Reply:
         self.requests += 1
         return client.post(url, data=data)
 
-    def _choose(self, client: httpx.Client) -> int | None:
+    def _choose(self, client: WireClient) -> int | None:
         """A free slot from a random week of the release, or from the weeks after it when that one is full."""
         surge = self.surge
         weeks = surge.weeks
@@ -123,7 +122,7 @@ class _Visitor:
                 return int(self.rng.choice(free))
         return None
 
-    def book(self, client: httpx.Client) -> bool | None:
+    def book(self, client: WireClient) -> bool | None:
         """Book for the client's current visitor: True when confirmed, None when no slot is left."""
         surge = self.surge
         slot = self._choose(client)
@@ -159,7 +158,7 @@ class _Visitor:
             slot = int(chosen.group(1))
         return False
 
-    def fetch_csrf(self, client: httpx.Client) -> None:
+    def fetch_csrf(self, client: WireClient) -> None:
         page = self._get(client, self.surge.book_url, params={"slot": "0"})
         found = CSRF.search(page.text)
         if not found:
@@ -197,28 +196,28 @@ class _Surge:
 
 
 def _client_thread(surge: _Surge, visitor: _Visitor, start: threading.Barrier, samples: list[str]) -> None:
-    with httpx.Client(base_url=surge.server.url, timeout=60.0, follow_redirects=False) as client:
-        client.cookies.set("sessionid", surge.sessions[-1] if surge.sessions else "")
-        visitor.fetch_csrf(client)
-        start.wait(timeout=120)
-        while time.perf_counter() < surge.deadline:
-            session = surge.next_session()
-            if session is None:
-                return
-            client.cookies.set("sessionid", session)
-            began = time.perf_counter()
-            try:
-                outcome = visitor.book(client)
-            except Exception as exc:  # a failed visitor is counted, never fatal to the thread
-                visitor.errors += 1
-                if len(samples) < 5:
-                    samples.append(f"{type(exc).__name__}: {exc}")
-                continue
-            if outcome is None:
-                surge.exhausted = True
-                return
-            if outcome:
-                visitor.latencies.append(time.perf_counter() - began)
+    client = WireClient("127.0.0.1", surge.server.port)
+    client.cookies["sessionid"] = surge.sessions[-1] if surge.sessions else ""
+    visitor.fetch_csrf(client)
+    start.wait(timeout=120)
+    while time.perf_counter() < surge.deadline:
+        session = surge.next_session()
+        if session is None:
+            return
+        client.cookies["sessionid"] = session
+        began = time.perf_counter()
+        try:
+            outcome = visitor.book(client)
+        except Exception as exc:  # a failed visitor is counted, never fatal to the thread
+            visitor.errors += 1
+            if len(samples) < 5:
+                samples.append(f"{type(exc).__name__}: {exc}")
+            continue
+        if outcome is None:
+            surge.exhausted = True
+            return
+        if outcome:
+            visitor.latencies.append(time.perf_counter() - began)
 
 
 def _own_cpu_seconds() -> float:
