@@ -314,7 +314,8 @@ def _persons(
     autos = sum(1 for r in rows if r.slot == AUTO)
     proposed = iter(_proposed(kind, chosen, autos) if autos else [])
     children = {r.person for r in rows if r.person not in (SELF, NEW) and r.slot}
-    patients = {str(p.pk): p for p in Patient.objects.filter(pk__in=[_uuid(c) for c in children if _uuid(c)])}
+    ids = [found for c in children if (found := _uuid(c))]
+    patients = {str(p.pk): p for p in Patient.objects.filter(pk__in=ids)} if ids else {}
     persons: list[BookingPerson] = []
     for row in rows:
         if not row.slot:
