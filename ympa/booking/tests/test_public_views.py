@@ -104,6 +104,9 @@ def test_slot_picker_shows_free_released_times_with_few_queries(
         page = client.get(url).content.decode()
     assert f'data-slot="{free[1].pk}"' in page
     assert f'data-slot="{free[0].pk}"' not in page and f'data-slot="{hidden.pk}"' not in page
+    # Each time leads to the booking form with that slot chosen.
+    book = reverse("public_booking:book", args=[appointment_type.pk])
+    assert f'href="{book}?slot={free[1].pk}"' in page
     week = timezone.localdate() + timedelta(days=7)
     partial = client.get(url, {"week": week.isoformat()}, headers={"HX-Request": "true"})
     assert partial.status_code == 200 and b"<html" not in partial.content
