@@ -535,14 +535,15 @@ def _order_given(order: Order) -> None:
 
 _BY_KEY = (
     f"SELECT id FROM {Vaccination._meta.db_table} "  # noqa: S608 (the table name comes from the model)
-    "WHERE created_by_id = %s AND idempotency_key = %s AND idempotency_key <> ''"
+    "WHERE created_by_id = %s AND idempotency_key = %s AND NOT (idempotency_key = '')"
 )
 
 
 def _by_key(user: User, key: str) -> Vaccination | None:
     # Every recorded dose asks this and nearly always finds nothing: the lookup is written out (the ORM's
-    # query building cost more than the query), and only a hit is loaded through the ORM. The explicit
-    # non-empty term lets SQLite and PostgreSQL's generic plans use the partial unique index.
+    # query building cost more than the query), and only a hit is loaded through the ORM. The non-empty
+    # term is the partial unique index's own condition, word for word: SQLite uses a partial index only
+    # when it finds the index's condition in the query (`<> ''` made it scan the nurse's every dose).
     with connection.cursor() as cursor:
         cursor.execute(_BY_KEY, [user.pk, key])
         row = cursor.fetchone()
