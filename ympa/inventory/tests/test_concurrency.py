@@ -15,6 +15,7 @@ from django.db import connection, connections
 from django.db.models import Sum
 
 from conftest import actor_of, make_staff
+from ympa.access.models import Action, AuditEvent
 from ympa.authn.models import User
 from ympa.catalog.models import Product
 from ympa.core.actor import Actor
@@ -22,7 +23,7 @@ from ympa.inventory.models import Delivery, FlagKind, Movement, MovementKind, St
 from ympa.inventory.selectors import stock_verify
 from ympa.inventory.services import ReceiptLine, delivery_receive
 from ympa.inventory.tests.conftest import days_from_today
-from ympa.journal.models import EntryStatus, Vaccination
+from ympa.journal.models import EntryStatus, Order, Vaccination
 from ympa.journal.services import Administration, vaccination_record
 from ympa.orgs.models import CareUnit
 from ympa.orgs.rights import Role
@@ -169,4 +170,32 @@ def test_a_double_submitted_delivery_is_received_once(
     assert len({delivery.pk for delivery in deliveries if isinstance(delivery, Delivery)}) == 1
     assert Delivery.objects.count() == 1
     assert balance(unit_a) == 3
+    assert stock_verify() == []
+
+
+def test_a_dose_submitted_twice_at_once_is_recorded_once(
+    nurse_a: User,
+    citizen: Patient,
+    receive: Callable[..., Any],
+    administration: Callable[..., Administration],
+) -> None:
+    """A double submit whose two requests race: the second fails on the idempotency constraint, its whole
+    attempt (order, visit, log rows, stock) rolls back, and it answers with the first one's record."""
+    receive(nurse_a, packages=1)
+    data = administration(override_reason=OVERRIDE)
+
+    def submit() -> object:
+        return vaccination_record(
+            actor=actor_of(nurse_a), patient=citizen, data=data, idempotency_key="twice", sign=True
+        )
+
+    results, errors = at_once([submit, submit])
+    assert not errors
+    assert len({getattr(r, "pk", None) for r in results}) == 1
+    assert Vaccination.objects.count() == 1
+    vaccination = Vaccination.objects.get()
+    assert Movement.objects.filter(kind=MovementKind.ADMINISTERED).count() == 1
+    assert Order.objects.filter(patient=citizen).count() == 1
+    logged = AuditEvent.objects.filter(object_id=str(vaccination.pk)).values_list("action", flat=True)
+    assert sorted(logged) == sorted([Action.CREATE, Action.SIGN])
     assert stock_verify() == []
