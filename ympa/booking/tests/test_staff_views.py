@@ -56,7 +56,11 @@ def patients(nurse_a: User, citizen: Patient) -> list[Patient]:
 
 @pytest.fixture
 def today_at_nine() -> datetime:
-    return timezone.localtime().replace(hour=9, minute=0, second=0, microsecond=0)
+    """09:00 today, or tomorrow once today's has (nearly) passed: the tests check in before it, and staff
+    assignments created now are not active in the past."""
+    now = timezone.localtime()
+    nine = now.replace(hour=9, minute=0, second=0, microsecond=0)
+    return nine if nine - timedelta(minutes=10) > now else nine + timedelta(days=1)
 
 
 def _day_url(day: Any) -> str:
