@@ -8,12 +8,14 @@ Tolvansson (a patient).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
@@ -151,6 +153,31 @@ def officer(db: Any) -> User:
 @pytest.fixture
 def outsider(db: Any) -> User:
     return make_staff("outsider", Role.NURSE)
+
+
+def at_once(calls: Sequence[Callable[..., object]]) -> tuple[list[object], list[BaseException]]:
+    """Run each call in a thread of its own (its own database connection), all released together; what they
+    returned and raised. For the PostgreSQL race tests."""
+    start = threading.Barrier(len(calls))
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def run(call: Callable[..., object]) -> None:
+        try:
+            start.wait(timeout=10)
+            results.append(call())
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    return results, errors
 
 
 def actor_of(user: User, channel: Channel = Channel.UI) -> Actor:

@@ -3,13 +3,10 @@ different patients, and nobody is called twice. Also: two check-ins at once get 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
-from conftest import actor_of, make_staff
+from conftest import actor_of, at_once, make_staff
 from ympa.authn.models import User
 from ympa.booking.models import QueueEntry, QueueStatus
 from ympa.booking.queue import queue_call_next, walk_in_add
@@ -26,29 +23,6 @@ pytestmark = [
 ]
 
 PATIENTS = [("19121212-1212", "Tolvan"), ("19800101-0019", "Test"), ("19750620-2386", "Anna")]
-
-
-def at_once(calls: list[Callable[[], object]]) -> tuple[list[object], list[BaseException]]:
-    """Run each call in a thread of its own, all released together; what they returned and raised."""
-    start = threading.Barrier(len(calls))
-    results: list[object] = []
-    errors: list[BaseException] = []
-
-    def run(call: Callable[[], object]) -> None:
-        try:
-            start.wait(timeout=10)
-            results.append(call())
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results, errors
 
 
 @pytest.fixture

@@ -6,15 +6,14 @@ flagged once, and a multi-dose vial never gives more doses than it holds.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import Sum
 
-from conftest import actor_of, make_staff
+from conftest import actor_of, at_once, make_staff
 from ympa.access.models import Action, AuditEvent
 from ympa.authn.models import User
 from ympa.catalog.models import Product
@@ -57,30 +56,6 @@ def other_patient(nurse_a: User) -> Patient:
         identifier="19800101-0019",
         details=PatientDetails(given_name="Test", family_name="Testsson"),
     )
-
-
-def at_once(calls: list[Callable[[], object]]) -> tuple[list[object], list[BaseException]]:
-    """Run each call in a thread of its own, all released together; what they returned and raised."""
-    start = threading.Barrier(len(calls))
-    results: list[object] = []
-    errors: list[BaseException] = []
-
-    def run(call: Callable[[], object]) -> None:
-        try:
-            start.wait(timeout=10)
-            results.append(call())
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    return results, errors
 
 
 def signed(actor: Actor, patient: Patient, data: Administration) -> Callable[[], object]:
