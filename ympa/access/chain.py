@@ -17,7 +17,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 # Rows are spread over this many chains. The number only decides where new rows go: every chain verifies on
 # its own, so changing it later needs no migration.
@@ -55,6 +55,14 @@ def derive_keys(secret: str) -> tuple[bytes, bytes]:
     """(row key, anchor key) from the AUDIT_LOG_KEY setting; separate, so neither MAC passes for the other."""
     base = secret.encode()
     return hmac.digest(base, ROW_LABEL, "sha256"), hmac.digest(base, ANCHOR_LABEL, "sha256")
+
+
+class Head(NamedTuple):
+    """A chain's head as read at some moment: its last seq and that row's hash."""
+
+    chain: int
+    seq: int
+    hash: str
 
 
 def chain_for(*, care_provider_id: int | None, patient_id: str | None) -> int:

@@ -38,7 +38,10 @@ class AuditEvent(models.Model):
       can neither change, insert nor append a row that verifies.
     - **Heads.** `AuditChainHead` holds each chain's last seq and hash. Appending locks the head row of each
       chain it writes (select_for_update, in chain order, once per call), so a chain's seq stays gap-free
-      while writers of other chains never wait; on SQLite writers are serialised anyway.
+      while writers of other chains never wait; on SQLite writers are serialised anyway. The gate's single
+      read row on PostgreSQL skips the lock: it is appended after the head read with the PDL facts by one
+      statement that moves the head only if it is unchanged (`services._event_append_after`), else the lock
+      is taken.
     - **Anchors.** `AuditAnchor` records every chain's head at a time, numbered and linked to the previous
       anchor, with an HMAC under a second key derived from the same setting (a periodic task, `ympa audit
       anchor`). Rows up to an anchored head cannot be removed without verification noticing, the newest

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from ympa.access.chain import Head
+
 
 class Basis(StrEnum):
     """Why access was given (stored in the access log)."""
@@ -131,6 +133,9 @@ class PatientFacts:
     care_relation_units: frozenset[int] = frozenset()
     blocks: tuple[BlockFact, ...] = ()
     assertions: tuple[AssertionFact, ...] = ()
+    # Not a PDL fact: the head of the access-log chain the reader's rows go to, read in the same statement
+    # (`patient_facts(log_for=…)`) so that the gate can append its row in one more (`access.services`).
+    log_head: Head | None = None
 
     def has(self, kind: str, reader: Reader) -> bool:
         return any(a.kind == kind and a.applies_to(reader) for a in self.assertions)

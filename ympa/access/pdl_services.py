@@ -2,7 +2,7 @@
 
 Every write is logged in the access log in the same transaction. Nothing is deleted: consents are cancelled,
 blocks ended or nullified, each with who and why. `patient_facts` reads what is in force now for one patient,
-in four queries, as the plain facts `ympa.access.pdl.decide` works on.
+in one statement, as the plain facts `ympa.access.pdl.decide` works on.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ympa.access.models import Action
+from ympa.access.chain import Head
+from ympa.access.models import Action, AuditChainHead
 from ympa.access.pdl import AssertionFact, BlockFact, PatientFacts, Reader
 from ympa.access.pdl_models import (
     AssertionType,
@@ -29,7 +30,7 @@ from ympa.access.pdl_models import (
     RevokeBasis,
     TemporaryRevoke,
 )
-from ympa.access.services import audit_event_record
+from ympa.access.services import audit_chain_of, audit_event_record
 from ympa.core.actor import Actor, ActorKind
 from ympa.core.errors import NotPermitted
 from ympa.orgs.models import Assignment, CareUnit
@@ -323,10 +324,11 @@ def emergency_access_open(*, actor: Actor, emergency: PdlAssertion) -> PdlAssert
 
 
 @functools.cache
-def _facts_query() -> str:
+def _facts_query(*, with_head: bool) -> str:
     """Every fact of one patient in one statement (`patient_facts`): a tagged row per visit, booking,
-    check-in, care relation, block, temporary revoke and assertion. Written out: every overview asks it,
-    and as five ORM queries it cost several milliseconds of CPU, most of it query building."""
+    check-in, care relation, block, temporary revoke and assertion, and, `with_head`, the access-log chain
+    head the reader's row will follow. Written out: every overview asks it, and as five ORM queries it cost
+    several milliseconds of CPU, most of it query building."""
     from ympa.booking.models import Booking, QueueEntry, Slot
     from ympa.journal.models import Visit
 
@@ -334,6 +336,7 @@ def _facts_query() -> str:
     booking, slot, queue = Booking._meta.db_table, Slot._meta.db_table, QueueEntry._meta.db_table
     block, revoke = Block._meta.db_table, TemporaryRevoke._meta.db_table
     assertion = PdlAssertion._meta.db_table
+    head = AuditChainHead._meta.db_table
     # Table names come from the models; every value is a parameter. The first branch names the column
     # types (PostgreSQL would type a column of NULLs as text); block ids are compared as text.
     first = (
@@ -364,13 +367,24 @@ def _facts_query() -> str:
         "AND (ends_at IS NULL OR ends_at > %(now)s) AND cancelled_at IS NULL "
         # Only an opened emergency access grants reading; a consent holds from its start.
         "AND (assertion_type = %(consent)s OR opened_at IS NOT NULL)"
+        + (
+            f" UNION ALL SELECT 'h', last_hash, chain, last_seq, NULL, NULL, NULL, NULL, NULL FROM {head} "  # noqa: S608
+            "WHERE chain = %(chain)s"
+            if with_head
+            else ""
+        )
     )
 
 
-def patient_facts(*, patient: Patient, now: datetime | None = None) -> PatientFacts:
+def patient_facts(
+    *, patient: Patient, now: datetime | None = None, log_for: Actor | None = None
+) -> PatientFacts:
     """What is in force now for `patient`: care relations, blocks and their revokes, consents, emergencies.
 
-    One statement, so the facts are consistent without a transaction of their own."""
+    One statement, so the facts are consistent without a transaction of their own. With `log_for`, the
+    statement also reads the head of the access-log chain that actor's rows about the patient join, for
+    `patient_access` to append its row in one statement (a head that moved meanwhile only costs a retry).
+    """
     moment = now or timezone.now()
     since = timezone.localdate(moment) - timedelta(days=VISIT_CARE_RELATION_DAYS)
     connection = transaction.get_connection()
@@ -382,16 +396,20 @@ def patient_facts(*, patient: Patient, now: datetime | None = None) -> PatientFa
         ),
         "now": connection.ops.adapt_datetimefield_value(moment),
         "consent": AssertionType.CONSENT.value,
+        "chain": audit_chain_of(actor=log_for, patient_id=patient.pk) if log_for is not None else None,
     }
+    head: Head | None = None
     units: set[int] = set()
     blocks: list[tuple[str, str, int, int | None, date | None, date | None]] = []
     revokes: dict[str, set[tuple[int, int | None]]] = {}
     assertions: list[AssertionFact] = []
     with connection.cursor() as cursor:
-        cursor.execute(_facts_query(), params)
+        cursor.execute(_facts_query(with_head=log_for is not None), params)
         rows = cursor.fetchall()
     for kind, ref, unit, provider, user, start, end, text, reason in rows:
-        if kind in ("v", "r"):
+        if kind == "h":
+            head = Head(unit, provider, ref)
+        elif kind in ("v", "r"):
             units.add(unit)
         elif kind == "b":
             blocks.append((ref, text, provider, unit, _date(start), _date(end)))
@@ -416,6 +434,7 @@ def patient_facts(*, patient: Patient, now: datetime | None = None) -> PatientFa
             for block_id, block_type, provider_id, unit_id, start, end in blocks
         ),
         assertions=tuple(assertions),
+        log_head=head,
     )
 
 

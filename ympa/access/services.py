@@ -4,12 +4,14 @@ import json
 import logging
 from collections.abc import Iterable
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
 from ympa.access.chain import (
+    Head,
     anchor_mac,
     chain_for,
     check_detail,
@@ -112,13 +114,13 @@ def audit_chain_heads_save(heads: Iterable[AuditChainHead]) -> None:
 _HEAD_UPDATE = f"UPDATE {_HEAD_TABLE} SET last_seq = %s, last_hash = %s WHERE chain = %s"  # noqa: S608
 _EVENT_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
 # Table and column names come from the model; every value is a parameter.
-_EVENT_INSERT = "INSERT INTO {table} ({columns}) VALUES {rows} RETURNING {pk}".format(  # noqa: S608
-    table=AuditEvent._meta.db_table,
-    columns=", ".join(str(field.column) for field in _EVENT_FIELDS),
-    rows="{rows}",
-    pk=AuditEvent._meta.pk.column,
+_EVENT_INTO = "INSERT INTO {table} ({columns})".format(
+    table=AuditEvent._meta.db_table, columns=", ".join(str(field.column) for field in _EVENT_FIELDS)
 )
-_EVENT_ROW = "(" + ", ".join(["%s"] * len(_EVENT_FIELDS)) + ")"
+_EVENT_MARKS = ", ".join(["%s"] * len(_EVENT_FIELDS))
+_EVENT_RETURNING = f"RETURNING {AuditEvent._meta.pk.column}"
+_EVENT_INSERT = f"{_EVENT_INTO} VALUES {{rows}} {_EVENT_RETURNING}"
+_EVENT_ROW = f"({_EVENT_MARKS})"
 
 
 def _events_insert(events: list[AuditEvent], heads: Iterable[AuditChainHead]) -> None:
@@ -151,6 +153,35 @@ def _events_insert(events: list[AuditEvent], heads: Iterable[AuditChainHead]) ->
         event._state.db = connection.alias
 
 
+def audit_chain_of(*, actor: Actor, patient_id: UUID | str | None) -> int:
+    """The chain `actor`'s rows about this patient join (what `audit_events_save` assigns them)."""
+    assignment = actor.assignment
+    care_unit = assignment.care_unit if assignment else None
+    return chain_for(
+        care_provider_id=care_unit.care_provider_id if care_unit else None, patient_id=uuid_hex(patient_id)
+    )
+
+
+def _events_chain(events: list[AuditEvent]) -> dict[int, list[AuditEvent]]:
+    """Give each row its canonical detail and its chain; the rows by chain."""
+    by_chain: dict[int, list[AuditEvent]] = {}
+    for event in events:
+        # The MAC must be computed over what the database will give back; a dict in the canonical key order
+        # is also stored as the canonical text on SQLite (see chain.detail_text).
+        event.detail = json.loads(detail_text(check_detail(event.detail))) if event.detail else {}
+        event.chain = chain_for(
+            care_provider_id=event.care_provider_id, patient_id=uuid_hex(event.patient_id)
+        )
+        by_chain.setdefault(event.chain, []).append(event)
+    return by_chain
+
+
+def _event_link(event: AuditEvent, *, seq: int, prev_hash: str, row_key: bytes) -> None:
+    event.seq = seq
+    event.prev_hash = prev_hash
+    event.row_hash = row_mac(row_key, event_header(event), detail_text(event.detail))
+
+
 def audit_events_save(events: list[AuditEvent]) -> None:
     """Append rows to the audit log. Must run inside the transaction of the action they record.
 
@@ -164,24 +195,46 @@ def audit_events_save(events: list[AuditEvent]) -> None:
     if not events:
         return
     row_key, _anchor_key = audit_log_keys()
-    by_chain: dict[int, list[AuditEvent]] = {}
-    for event in events:
-        # The MAC must be computed over what the database will give back; a dict in the canonical key order
-        # is also stored as the canonical text on SQLite (see chain.detail_text).
-        event.detail = json.loads(detail_text(check_detail(event.detail))) if event.detail else {}
-        event.chain = chain_for(
-            care_provider_id=event.care_provider_id, patient_id=uuid_hex(event.patient_id)
-        )
-        by_chain.setdefault(event.chain, []).append(event)
+    by_chain = _events_chain(events)
     heads = audit_chain_heads_lock(chains=sorted(by_chain))
     for chain, chained in by_chain.items():
         head = heads[chain]
         for event in chained:
-            event.seq = head.last_seq + 1
-            event.prev_hash = head.last_hash
-            event.row_hash = row_mac(row_key, event_header(event), detail_text(event.detail))
+            _event_link(event, seq=head.last_seq + 1, prev_hash=head.last_hash, row_key=row_key)
             head.last_seq, head.last_hash = event.seq, event.row_hash
     _events_insert(events, heads.values())
+
+
+# One row after a known head, in one statement: the head moves only if it is still the one read, and the row
+# is inserted only if it moved (INSERT … SELECT from the UPDATE's RETURNING; the values' types come from the
+# columns). PostgreSQL only: SQLite has no UPDATE in WITH, and serialises its writers anyway.
+_EVENT_AFTER = (
+    f"WITH h AS ({_HEAD_UPDATE} AND last_seq = %s RETURNING chain) "  # noqa: S608
+    f"{_EVENT_INTO} SELECT {_EVENT_MARKS} FROM h {_EVENT_RETURNING}"
+)
+
+
+def _event_append_after(event: AuditEvent, head: Head) -> bool:
+    """Append one row right after `head` if that is still its chain's head; False, writing nothing, if
+    another row came first.
+
+    One statement is atomic on its own, so this needs neither a transaction nor a lock round trip: a
+    concurrent writer's uncommitted move of the head is waited for, and the condition is then checked again
+    on the committed head (PostgreSQL's READ COMMITTED), so two rows never take the same seq. Inside a
+    caller's transaction the row commits with it, like any other.
+    """
+    row_key, _anchor_key = audit_log_keys()
+    _event_link(event, seq=head.seq + 1, prev_hash=head.hash, row_key=row_key)
+    values = [field.get_db_prep_save(getattr(event, field.attname), connection) for field in _EVENT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(_EVENT_AFTER, [event.seq, event.row_hash, head.chain, head.seq, *values])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    event.pk = row[0]
+    event._state.adding = False
+    event._state.db = connection.alias
+    return True
 
 
 def audit_event_record(
@@ -208,7 +261,6 @@ def audit_event_record(
     return event
 
 
-@transaction.atomic
 def patient_access(
     *,
     actor: Actor,
@@ -225,7 +277,11 @@ def patient_access(
     care relation with the patient (PDL). Which entries of which care units they may see is decided per
     entry by the selectors, with `ympa.access.pdl.decide`. A caller that has read the patient's PDL facts
     for those decisions (`pdl_services.patient_facts`, this request) passes them, and the gate reads
-    nothing more.
+    nothing more; facts read with `log_for=actor` also carry the head of the log chain the row joins.
+
+    The row is appended in one statement after that head (on PostgreSQL, when nobody appended to the
+    chain since it was read), else in a transaction that locks the head. Either way it is written before
+    the caller reads the data it guards, inside the caller's transaction if there is one.
     """
     # Imported here: pdl_services writes its own rows through this module.
     from ympa.access.pdl_services import patient_facts
@@ -233,7 +289,7 @@ def patient_access(
     assignment = actor.assignment
     if actor.user is None or assignment is None or assignment.care_unit is None or not assignment.is_active():
         raise NotPermitted(_("Choose an active assignment at a care unit to open patient records."))
-    known = facts if facts is not None else patient_facts(patient=patient)
+    known = facts if facts is not None else patient_facts(patient=patient, log_for=actor)
     if assignment.care_unit.pk not in known.care_relation_units:
         raise NotPermitted(
             _("Your care unit has no care relation with this patient. Register one on the patient's page.")
@@ -250,7 +306,7 @@ def patient_access(
         ),
         None,
     )
-    return audit_event_record(
+    event = audit_event_build(
         actor=actor,
         action=action,
         patient=patient,
@@ -259,6 +315,14 @@ def patient_access(
         purpose=purpose,
         detail={"emergency": True, "reason": emergency.reason} if emergency else {},
     )
+    head = known.log_head
+    if head is not None and connection.vendor == "postgresql":
+        (chain,) = _events_chain([event])
+        if chain == head.chain and _event_append_after(event, head):
+            return event
+    with transaction.atomic():
+        audit_events_save([event])
+    return event
 
 
 def patient_access_many(

@@ -215,7 +215,7 @@ def list_for_patient(request: HttpRequest, response: HttpResponse, patient_id: U
     patient = patient_get(actor=actor, patient_id=patient_id)
     if patient is None:
         raise Http404
-    facts = patient_facts(patient=patient)
+    facts = patient_facts(patient=patient, log_for=actor)
     patient_access(
         actor=actor, patient=patient, object_type="journal.vaccination", object_id="*", facts=facts
     )

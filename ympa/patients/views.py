@@ -77,7 +77,7 @@ def register(request: StaffRequest) -> HttpResponse:
 def overview(request: StaffRequest, patient_id: str) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
     # One read of the PDL facts serves the per-entry decisions and the gate.
-    facts = patient_facts(patient=patient)
+    facts = patient_facts(patient=patient, log_for=request.actor)
     history = patient_history(actor=request.actor, patient=patient, facts=facts)
     if history.needs_care_relation:
         # No care relation, no record (PDL): only the name and number the search already showed.

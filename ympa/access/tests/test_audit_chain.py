@@ -20,7 +20,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
-from conftest import actor_of
+from conftest import actor_of, at_once
 from ympa.access.chain import (
     CHAINS,
     GENESIS,
@@ -32,11 +32,13 @@ from ympa.access.chain import (
     uuid_hex,
 )
 from ympa.access.models import Action, AuditAnchor, AuditChainHead, AuditEvent
+from ympa.access.pdl_services import care_relation_register, patient_facts
 from ympa.access.services import (
     audit_anchor_create,
     audit_event_build,
     audit_event_record,
     audit_events_save,
+    patient_access,
 )
 from ympa.access.tasks import anchor_audit_log
 from ympa.access.verify import Verification, audit_log_verify
@@ -733,3 +735,62 @@ def test_eight_concurrent_clients_of_different_providers_keep_every_chain_gap_fr
 @pytest.mark.django_db
 def test_patient_ids_are_hashed_as_hex(citizen: Patient) -> None:
     assert uuid_hex(citizen.pk) == uuid_hex(str(citizen.pk)) == citizen.pk.hex
+
+
+@pytest.mark.django_db
+def test_the_gate_appends_after_the_head_read_with_the_facts(nurse_a: User, citizen: Patient) -> None:
+    actor = actor_of(nurse_a)
+    reads(nurse_a, citizen, 2)
+    facts = patient_facts(patient=citizen, log_for=actor)
+    assert facts.log_head is not None
+    head = AuditChainHead.objects.get(chain=facts.log_head.chain)
+    assert facts.log_head == (head.chain, head.last_seq, head.last_hash)
+    with CaptureQueriesContext(connection) as queries:
+        event = patient_access(actor=actor, patient=citizen, facts=facts)
+    assert (event.chain, event.seq, event.prev_hash) == (head.chain, head.last_seq + 1, head.last_hash)
+    if connection.vendor == "postgresql":
+        # One statement: no lock round trip, and no transaction of its own.
+        assert [q["sql"].split()[0] for q in queries.captured_queries] == ["WITH"]
+    assert AuditEvent.objects.get(pk=event.pk).row_hash == event.row_hash
+    assert audit_log_verify().ok
+
+
+@pytest.mark.django_db
+def test_a_gate_whose_head_moved_since_the_facts_appends_after_the_new_head(
+    nurse_a: User, citizen: Patient
+) -> None:
+    actor = actor_of(nurse_a)
+    facts = patient_facts(patient=citizen, log_for=actor)
+    first = patient_access(actor=actor, patient=citizen, facts=facts)
+    # The same facts again: their head is now one row behind.
+    with CaptureQueriesContext(connection) as queries:
+        second = patient_access(actor=actor, patient=citizen, facts=facts)
+    assert (second.seq, second.prev_hash) == (first.seq + 1, first.row_hash)
+    if connection.vendor == "postgresql":
+        assert "FOR UPDATE" in " ".join(q["sql"] for q in queries.captured_queries)
+    assert seqs(first.chain) == list(range(1, second.seq + 1))
+    assert audit_log_verify().ok
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_gates_racing_on_one_chain_keep_it_gap_free(nurse_a: User, nurse_a2: User, citizen: Patient) -> None:
+    """Eight readers of one provider (one chain) at once, ten reads each, half of them after a stale head:
+    every read is logged once, in one gap-free chain that verifies."""
+    care_relation_register(actor=actor_of(nurse_a2), patient=citizen, purpose="Vaccination")
+    actors = [actor_of(nurse_a if n % 2 else nurse_a2) for n in range(8)]
+    stale = [patient_facts(patient=citizen, log_for=actor) for actor in actors]
+    before = AuditEvent.objects.count()
+
+    def reader(n: int) -> int:
+        for read in range(10):
+            facts = stale[n] if read % 2 else patient_facts(patient=citizen, log_for=actors[n])
+            patient_access(actor=actors[n], patient=citizen, facts=facts)
+        return n
+
+    results, errors = at_once([lambda n=n: reader(n) for n in range(8)])
+    assert not errors and sorted(results) == list(range(8))  # type: ignore[type-var]
+    chain = chain_of(nurse_a)
+    assert seqs(chain) == list(range(1, len(seqs(chain)) + 1))
+    result = audit_log_verify()
+    assert result.ok and result.rows == before + 80
