@@ -289,6 +289,8 @@ class StoredForecast(models.Model):
     recommended = models.DateField(null=True, blank=True)
     past_due = models.DateField(null=True, blank=True)
     latest = models.DateField(null=True, blank=True)
+    # When the row's values were last written: a recomputation that finds the same forecast on the same
+    # assessment day leaves the row as it is.
     computed_at = models.DateTimeField()
     assessment_date = models.DateField()
 

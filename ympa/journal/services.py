@@ -897,13 +897,22 @@ def forecast_refresh_patient(*, patient_id: str) -> int:
     return len(rows)
 
 
+# Rows per INSERT statement: one statement for a patient's forecasts, bulk refreshes in a few hundred.
+_FORECAST_ROWS_PER_STATEMENT = 50
+# A forecast column set that identifies what a refresh may change; computed_at is left out, so a
+# recomputation that finds the same forecast on the same day rewrites nothing.
+_FORECAST_COMPARED = tuple(c for c in FORECAST_VALUES if c != "computed_at")
+
+
 def _insert_forecast_rows(
     rows: list[ForecastRow], key: str, now: datetime, today: date, *, replace: bool = False
 ) -> int:
-    """Insert many stored-forecast rows with one prepared statement (`replace`: overwrite existing rows).
+    """Insert stored-forecast rows, many per statement (`replace`: overwrite existing rows that differ).
 
     Building model instances costs more than computing the forecasts; the values are adapted by the database
-    backend exactly as the ORM would adapt them.
+    backend exactly as the ORM would adapt them. With `replace`, a row whose forecast and assessment day are
+    unchanged is left alone: recording a dose changes one vaccine group's forecast, and rewriting the
+    patient's other rows would only leave dead row versions behind.
     """
     if not rows:
         return 0
@@ -913,14 +922,19 @@ def _insert_forecast_rows(
     assessed = ops.adapt_datefield_value(today)
     table = ops.quote_name(StoredForecast._meta.db_table)
     columns = ("patient_id", "schedule_key", "vaccine_group", *FORECAST_VALUES)
-    placeholders = ", ".join(["%s"] * len(columns))
+    row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
     names = ", ".join(ops.quote_name(c) for c in columns)
-    # Table and column names come from the model; every value is a parameter.
-    sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608
+    conflict = ""
     if replace:
         updates = ", ".join(f"{ops.quote_name(c)} = excluded.{ops.quote_name(c)}" for c in FORECAST_VALUES)
+        old = ", ".join(f"{table}.{ops.quote_name(c)}" for c in _FORECAST_COMPARED)
+        new = ", ".join(f"excluded.{ops.quote_name(c)}" for c in _FORECAST_COMPARED)
+        differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
         # The conflict target is the stored_forecast_unique constraint.
-        sql += f" ON CONFLICT (patient_id, schedule_key, vaccine_group) DO UPDATE SET {updates}"
+        conflict = (
+            f" ON CONFLICT (patient_id, schedule_key, vaccine_group) DO UPDATE SET {updates}"
+            f" WHERE ({old}) {differs} ({new})"
+        )
     values = [
         (
             patient_field.get_db_prep_value(UUID(patient_id), connection),
@@ -938,7 +952,11 @@ def _insert_forecast_rows(
         for patient_id, group, status, dose_number, earliest, recommended, past_due, latest in rows
     ]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, values)
+        for start in range(0, len(values), _FORECAST_ROWS_PER_STATEMENT):
+            chunk = values[start : start + _FORECAST_ROWS_PER_STATEMENT]
+            # Table and column names come from the model; every value is a parameter.
+            sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([row_marks] * len(chunk))}{conflict}"  # noqa: S608
+            cursor.execute(sql, [value for row in chunk for value in row])
     return len(values)
 
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -182,6 +183,31 @@ def test_todays_dose_updates_stored_forecasts_in_the_same_transaction(
     # No on-commit callbacks run in this test: the rows must come from the signing transaction itself.
     vaccination_record(actor=actor_of(nurse_a), patient=adult, data=tbe(0), sign=True)
     assert StoredForecast.objects.get(patient=adult, vaccine_group="TBE").dose_number == 2
+
+
+def test_a_dose_rewrites_only_the_stored_forecasts_it_changes(
+    nurse_a: User, adult: Patient, tbe: Build, administration: Build
+) -> None:
+    actor = actor_of(nurse_a)
+    # Tomorrow morning: the nurse's assignment starts now, and both doses fall on one day.
+    morning = (timezone.localtime() + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    with time_machine.travel(morning, tick=False):
+        vaccination_record(actor=actor, patient=adult, data=tbe(0), sign=True)
+    before = {row.vaccine_group: row for row in StoredForecast.objects.filter(patient=adult)}
+    later = morning + timedelta(hours=1)
+    with time_machine.travel(later, tick=False):
+        vaccination_record(actor=actor, patient=adult, data=administration(), sign=True)
+    after = {row.vaccine_group: row for row in StoredForecast.objects.filter(patient=adult)}
+    assert after.keys() == before.keys()
+
+    def values(row: StoredForecast) -> tuple[Any, ...]:
+        return tuple(getattr(row, name) for name in FORECAST_VALUES if name != "computed_at")
+
+    changed = {group for group in after if values(after[group]) != values(before[group])}
+    assert changed and "TBE" not in changed
+    # Rewritten: exactly the groups whose forecast changed; the rest keep the morning's rows.
+    assert {group for group, row in after.items() if row.computed_at == later} == changed
+    assert all(after[group].computed_at == morning for group in after.keys() - changed)
 
 
 def test_override_through_the_api(nurse_a: User, adult: Patient, tbe: Build) -> None:
