@@ -54,20 +54,39 @@ class AuditEvent(models.Model):
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
     actor_identity = models.CharField(max_length=64)
     actor_name = models.CharField(max_length=200)
+    # No index of their own on the foreign keys (db_index=False): every read and write of patient data
+    # appends a row, and each index is written with it. The log is searched by patient or care provider and
+    # time (the two indexes in Meta lead with them) and walked by chain; the others matter only to PROTECT
+    # on deleting a user, assignment or unit, which nothing does (staff and units are ended, not deleted).
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     assignment = models.ForeignKey(
-        "orgs.Assignment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "orgs.Assignment", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     care_unit = models.ForeignKey(
-        "orgs.CareUnit", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "orgs.CareUnit", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     care_provider = models.ForeignKey(
-        "orgs.CareProvider", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "orgs.CareProvider",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+        db_index=False,
     )
     action = models.CharField(max_length=10, choices=Action.choices)
     object_type = models.CharField(max_length=40)
