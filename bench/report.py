@@ -104,8 +104,8 @@ def print_database(result: dict[str, Any], smoke: bool) -> None:
             alone = gate.get("gated_one", {})
             verdict = _verdict(run["targets"].get("access_adds_at_most_2ms_p99"))
             print(
-                f"  the gate itself (facts, decision, log row, chain lock, commit; server-timed; target p99 "
-                f"≤ 2 ms on PostgreSQL): one client p50 {alone.get('p50_ms', 0):.2f} ms, p99 "
+                f"  the gate itself (facts with the chain head, decision, log row committed; server-timed; "
+                f"target p99 ≤ 2 ms on PostgreSQL): one client p50 {alone.get('p50_ms', 0):.2f} ms, p99 "
                 f"{alone.get('p99_ms', 0):.2f} ms ({verdict}), "
                 f"end to end {access.get('added_one_client_p50_ms', 0):+.1f} ms at p50 and "
                 f"{access.get('added_one_client_p99_ms', 0):+.1f} ms at p99; saturated, 8 providers p50 "

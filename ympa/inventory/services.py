@@ -284,8 +284,9 @@ def stock_dose_book(
     """Book a signed dose out of the unit's stock of its batch; returns the movement's id, or None when the
     provider keeps no stock here.
 
-    Called by the journal in the signing transaction, after its log write (every signer takes the log's
-    chain lock first, then the balance row, so the two cannot deadlock). It never refuses: unknown batches
+    Called by the journal in the signing transaction, before its log write (every signer takes the balance
+    row first, then the log's chain lock, so the two cannot deadlock, and the provider-wide chain lock is
+    held the shortest). It never refuses: unknown batches
     and stock below zero are recorded and flagged. The usual case, a known single-dose batch, is one
     statement on PostgreSQL (`_dose_statements`).
     """

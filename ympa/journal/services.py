@@ -469,20 +469,20 @@ def _vaccination_record(
         )
     if sign:
         _update_forecasts(patient, assessment)
-    # Last: the log write locks its chain's head until commit, so the less work after it, the less other
-    # writers of the same care provider wait.
-    audit_events_save(events)
-    if sign:
         _book_stock(unit, vaccination, clean, user)
+    # Last: the log write locks its chain's head until commit, and every writer of the care provider waits
+    # for it (see _book_stock), so nothing else is done while it is held.
+    audit_events_save(events)
     return vaccination
 
 
 def _book_stock(unit: CareUnit, vaccination: Vaccination, data: Administration, user: User) -> None:
     """A signed dose leaves the unit's stock in the signing transaction (ympa.inventory: never refused).
 
-    Every stock booking of the record comes after its log write: signers lock the log's chain head, then the
-    balance row, always in that order, so two of them cannot deadlock, and the balance row is held only
-    from here to commit."""
+    Every stock booking of the record comes before its log write: writers lock the balance row, then the
+    log's chain head, always in that order, so two of them cannot deadlock. The chain head (one per care
+    provider) is the lock every signer of the provider shares, a balance row only those giving the same batch
+    at the same unit: the shared one is taken last and held only for the log row and the commit."""
     stock_dose_book(
         unit=unit,
         vaccination_id=vaccination.pk,
@@ -621,6 +621,9 @@ def vaccination_sign(*, actor: Actor, vaccination: Vaccination, override_reason:
     locked.status = EntryStatus.SIGNED
     locked.save(update_fields=["status"])
     _order_given(locked.order)
+    _update_forecasts(locked.patient, assessment)
+    _book_stock(unit, locked, draft, user)
+    # Last, after the stock booking (see _book_stock).
     audit_event_record(
         actor=actor,
         action=Action.SIGN,
@@ -629,8 +632,6 @@ def vaccination_sign(*, actor: Actor, vaccination: Vaccination, override_reason:
         object_id=str(locked.pk),
         detail={"version": version.number, "decision_support": _problems(assessment)},
     )
-    _book_stock(unit, locked, draft, user)
-    _update_forecasts(locked.patient, assessment)
     return locked
 
 
@@ -680,19 +681,6 @@ def vaccination_correct(
     locked.current_version = version
     locked.save(update_fields=["current_version"])
     before, after = _snapshot(old), _snapshot(clean)
-    audit_event_record(
-        actor=actor,
-        action=Action.CORRECT,
-        patient=locked.patient,
-        object_type="journal.vaccination",
-        object_id=str(locked.pk),
-        detail={
-            "version": version.number,
-            "reason": reason,
-            "changes": {name: [before.get(name), after.get(name)] for name in changed if name in before},
-            "decision_support": _problems(assessment),
-        },
-    )
     if old.product.pk != clean.product.pk or old.batch_number != clean.batch_number:
         # The dose came from another batch than first recorded: the stock follows the record.
         stock_dose_rebook(
@@ -707,6 +695,20 @@ def vaccination_correct(
         )
     # A correction may move a dose in time; later doses matter, so the forecast is recomputed in full.
     _refresh_forecasts_after_commit(locked.patient)
+    # Last, after the stock booking (see _book_stock).
+    audit_event_record(
+        actor=actor,
+        action=Action.CORRECT,
+        patient=locked.patient,
+        object_type="journal.vaccination",
+        object_id=str(locked.pk),
+        detail={
+            "version": version.number,
+            "reason": reason,
+            "changes": {name: [before.get(name), after.get(name)] for name in changed if name in before},
+            "decision_support": _problems(assessment),
+        },
+    )
     return locked
 
 
@@ -733,6 +735,11 @@ def vaccination_nullify(*, actor: Actor, vaccination: Vaccination, reason: str) 
     order = locked.order
     order.status = OrderStatus.CANCELLED if order.basis == OrderBasis.STANDING else OrderStatus.ACTIVE
     order.save(update_fields=["status"])
+    # A dose recorded in error goes back to the stock it was booked from (nothing when none was booked).
+    stock_dose_return(vaccination_id=locked.pk, user=user, note=_("Nullified in the record"))
+    if locked.current_version is not None and locked.current_version.signed_at is not None:
+        _refresh_forecasts_after_commit(locked.patient)
+    # Last, after the stock booking (see _book_stock).
     audit_event_record(
         actor=actor,
         action=Action.NULLIFY,
@@ -741,10 +748,6 @@ def vaccination_nullify(*, actor: Actor, vaccination: Vaccination, reason: str) 
         object_id=str(locked.pk),
         detail={"reason": reason},
     )
-    # A dose recorded in error goes back to the stock it was booked from (nothing when none was booked).
-    stock_dose_return(vaccination_id=locked.pk, user=user, note=_("Nullified in the record"))
-    if locked.current_version is not None and locked.current_version.signed_at is not None:
-        _refresh_forecasts_after_commit(locked.patient)
     return locked
 
 
