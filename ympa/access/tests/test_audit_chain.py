@@ -707,23 +707,7 @@ def test_eight_concurrent_clients_of_different_providers_keep_every_chain_gap_fr
     others = [provider_in_another_chain(provider_a, number) for number in range(6)]
     users = [nurse_a, nurse_a2] + [make_staff(f"nurse_{n}", Role.NURSE, unit=u) for n, u in enumerate(others)]
     before = AuditEvent.objects.count()
-    start = threading.Barrier(len(users))
-    errors: list[BaseException] = []
-
-    def client(user: User) -> None:
-        try:
-            start.wait()
-            reads(user, citizen, 20)
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=client, args=(user,)) for user in users]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _results, errors = at_once([lambda user=user: reads(user, citizen, 20) for user in users])
     assert not errors
     for chain in AuditEvent.objects.values_list("chain", flat=True).distinct():
         assert seqs(chain) == list(range(1, len(seqs(chain)) + 1))
