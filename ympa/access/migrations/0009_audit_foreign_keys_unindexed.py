@@ -10,6 +10,15 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+# Each foreign key's index, by its column, under the name Django gave it.
+INDEXES = {
+    "assignment_id": "access_auditevent_assignment_id_55e265a2",
+    "care_provider_id": "access_auditevent_care_provider_id_b87960b7",
+    "care_unit_id": "access_auditevent_care_unit_id_fffa6da1",
+    "patient_id": "access_auditevent_patient_id_22e03aee",
+    "user_id": "access_auditevent_user_id_d6f4edb5",
+}
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -85,25 +94,10 @@ class Migration(migrations.Migration):
             ],
             database_operations=[
                 migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "access_auditevent_assignment_id_55e265a2"',
-                    reverse_sql='CREATE INDEX IF NOT EXISTS "access_auditevent_assignment_id_55e265a2" ON "access_auditevent" ("assignment_id")',
-                ),
-                migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "access_auditevent_care_provider_id_b87960b7"',
-                    reverse_sql='CREATE INDEX IF NOT EXISTS "access_auditevent_care_provider_id_b87960b7" ON "access_auditevent" ("care_provider_id")',
-                ),
-                migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "access_auditevent_care_unit_id_fffa6da1"',
-                    reverse_sql='CREATE INDEX IF NOT EXISTS "access_auditevent_care_unit_id_fffa6da1" ON "access_auditevent" ("care_unit_id")',
-                ),
-                migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "access_auditevent_patient_id_22e03aee"',
-                    reverse_sql='CREATE INDEX IF NOT EXISTS "access_auditevent_patient_id_22e03aee" ON "access_auditevent" ("patient_id")',
-                ),
-                migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "access_auditevent_user_id_d6f4edb5"',
-                    reverse_sql='CREATE INDEX IF NOT EXISTS "access_auditevent_user_id_d6f4edb5" ON "access_auditevent" ("user_id")',
-                ),
+                    f'DROP INDEX IF EXISTS "{name}"',
+                    reverse_sql=f'CREATE INDEX IF NOT EXISTS "{name}" ON "access_auditevent" ("{column}")',
+                )
+                for column, name in INDEXES.items()
             ],
         ),
     ]
