@@ -955,12 +955,44 @@ def _insert_forecast_rows(
         for patient_id, group, status, dose_number, earliest, recommended, past_due, latest in rows
     ]
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One statement of one text whatever the row count: the driver parses and the server plans it
+            # once per connection (prepared), where a VALUES list is a new text to parse at every size.
+            cursor.execute(_forecast_unnest_sql(table, names, conflict), _forecast_arrays(values))
+            return len(values)
         for start in range(0, len(values), _FORECAST_ROWS_PER_STATEMENT):
             chunk = values[start : start + _FORECAST_ROWS_PER_STATEMENT]
             # Table and column names come from the model; every value is a parameter.
             sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([row_marks] * len(chunk))}{conflict}"  # noqa: S608
             cursor.execute(sql, [value for row in chunk for value in row])
     return len(values)
+
+
+# The stored-forecast columns' PostgreSQL types, in `_insert_forecast_rows`' column order.
+_FORECAST_ARRAY_TYPES = (
+    "uuid",
+    "varchar",
+    "varchar",
+    "varchar",
+    "smallint",
+    "date",
+    "date",
+    "date",
+    "date",
+    "timestamptz",
+    "date",
+)
+
+
+def _forecast_unnest_sql(table: str, names: str, conflict: str) -> str:
+    arrays = ", ".join(f"%s::{kind}[]" for kind in _FORECAST_ARRAY_TYPES)
+    # Table and column names come from the model; every value is a parameter.
+    return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}){conflict}"  # noqa: S608
+
+
+def _forecast_arrays(values: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """The rows as one array per column (for `unnest`)."""
+    return [list(column) for column in zip(*values, strict=True)]
 
 
 @dataclass(frozen=True)
