@@ -439,6 +439,9 @@ def run_server(prepared: Prepared, plan: Plan, workers: int, log: Path) -> dict[
         measure("warm-up record", server, record.request, clients=plan.clients, seconds=warm, tokens=tokens)
         booking_ms.clear()
         for round_number in range(1, plan.rounds + 1):
+            # The records of the previous round wrote rows (stored forecasts: from none) autovacuum would
+            # have analyzed meanwhile in a deployment.
+            database.analyze()
             for name, step in steps.items():
                 if plan.quiet_wait > 0:
                     waited = wait_for_quiet(plan.quiet_wait)
@@ -543,6 +546,7 @@ def booking_surge(prepared: Prepared, plan: Plan, workers: int, log: Path) -> Su
     env = {**prepared.env, "YMPA_TASKS_URL": SURGE_TASKS_URL}
     if plan.quiet_wait > 0:
         wait_for_quiet(plan.quiet_wait)
+    prepared.database.analyze()
     try:
         with Server(env, workers=plan.surge_workers, log=log) as server:
             result = run_surge(
