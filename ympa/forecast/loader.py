@@ -491,8 +491,15 @@ def load_supporting_data(
 
     ``options`` sets the directory's schedule parameters; undeclared names or values raise ``ValueError``.
     """
-    directory = (DEFAULT_DATA_DIR if path is None else Path(path)).resolve()
+    directory = _resolved(DEFAULT_DATA_DIR if path is None else Path(path))
     return _load(directory, _resolved_options(directory, options))
+
+
+@cache
+def _resolved(path: Path) -> Path:
+    # Once per process: every recorded dose's decision support asks for its schedule set, and resolving
+    # walks the path's directories with a system call each.
+    return path.resolve()
 
 
 def schedule_sets() -> list[str]:
