@@ -85,11 +85,17 @@ def tree_cpu_seconds(pid: int) -> float:
 
 
 POSTGRES_SHARED = ("checkpointer", "walwriter", "background writer", "autovacuum launcher", " -D ")
+# postgres_cpu_ticks' key for the CPU of the server's exited processes (no process has pid 0).
+REAPED = 0
 
 
 def postgres_cpu_ticks(database: str) -> dict[int, int]:
     """CPU ticks so far of each PostgreSQL process working for `database`: its backends (and autovacuum
-    workers), and the server's shared background processes (WAL writer, checkpointer, ...)."""
+    workers), and the server's shared background processes (WAL writer, checkpointer, ...).
+
+    Under `REAPED`, the ticks of the server's exited children: a backend whose connection Django closed
+    during a measurement (after `conn_max_age`) is gone from /proc, and its time is added to the postmaster's
+    children's times when it is reaped."""
     found: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -103,12 +109,18 @@ def postgres_cpu_ticks(database: str) -> dict[int, int]:
                 continue  # another database's backend (someone else's work)
             fields = raw.rsplit(")", 1)[1].split()
             found[int(entry.name)] = int(fields[11]) + int(fields[12])
+            if int(fields[1]) == 1 or " -D " in title:  # the postmaster: cutime, cstime (fields 16, 17)
+                found[REAPED] = found.get(REAPED, 0) + int(fields[13]) + int(fields[14])
     return found
 
 
 def cpu_seconds_between(before: dict[int, int], after: dict[int, int]) -> float:
-    """CPU used between two snapshots by the processes alive at the second (new ones: all of theirs)."""
-    return sum(ticks - before.get(pid, 0) for pid, ticks in after.items()) / os.sysconf("SC_CLK_TCK")
+    """CPU used between two snapshots: by the processes alive at the second (new ones: all of theirs), and by
+    those that exited meanwhile (their whole time reached the postmaster's children's times, less what the
+    first snapshot had already counted)."""
+    alive = sum(ticks - before.get(pid, 0) for pid, ticks in after.items())
+    gone = sum(ticks for pid, ticks in before.items() if pid != REAPED and pid not in after)
+    return (alive - gone) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy_seconds() -> tuple[float, float]:
