@@ -1058,7 +1058,18 @@ def forecast_refresh_all(
             if not patients:
                 break
             pending = ([pk for pk, _birth, _sex in patients], submitted)
+    _analyze_stored_forecasts()
     return RefreshStats(patients=stats["done"], rows=stats["rows"], seconds=time.monotonic() - started)
+
+
+def _analyze_stored_forecasts() -> None:
+    """Refresh PostgreSQL's statistics of the table a refresh rewrote, as its manual advises after a bulk
+    load: until autovacuum gets there, a prepared lookup of a few patients' rows may be planned on none
+    (see docs/architecture.md, "Hot paths")."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(StoredForecast._meta.db_table)}")
 
 
 def _condition_scope(actor: Actor, condition: Condition) -> Condition:
