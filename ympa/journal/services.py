@@ -958,7 +958,7 @@ def _insert_forecast_rows(
         if connection.vendor == "postgresql":
             # One statement of one text whatever the row count: the driver parses and the server plans it
             # once per connection (prepared), where a VALUES list is a new text to parse at every size.
-            cursor.execute(_forecast_unnest_sql(table, names, conflict), _forecast_arrays(values))
+            cursor.execute(_forecast_unnest_sql(table, names, conflict, columns), _forecast_arrays(values))
             return len(values)
         for start in range(0, len(values), _FORECAST_ROWS_PER_STATEMENT):
             chunk = values[start : start + _FORECAST_ROWS_PER_STATEMENT]
@@ -968,24 +968,11 @@ def _insert_forecast_rows(
     return len(values)
 
 
-# The stored-forecast columns' PostgreSQL types, in `_insert_forecast_rows`' column order.
-_FORECAST_ARRAY_TYPES = (
-    "uuid",
-    "varchar",
-    "varchar",
-    "varchar",
-    "smallint",
-    "date",
-    "date",
-    "date",
-    "date",
-    "timestamptz",
-    "date",
-)
-
-
-def _forecast_unnest_sql(table: str, names: str, conflict: str) -> str:
-    arrays = ", ".join(f"%s::{kind}[]" for kind in _FORECAST_ARRAY_TYPES)
+@functools.cache
+def _forecast_unnest_sql(table: str, names: str, conflict: str, columns: tuple[str, ...]) -> str:
+    """`INSERT … SELECT * FROM unnest(one array per column, cast to the column's type) …` (PostgreSQL)."""
+    meta = StoredForecast._meta
+    arrays = ", ".join(f"%s::{meta.get_field(c).db_type(connection)}[]" for c in columns)
     # Table and column names come from the model; every value is a parameter.
     return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}){conflict}"  # noqa: S608
 
