@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -94,23 +93,16 @@ class Database:
                 (json.dumps(_modules(row, on)), provider_id),
             )
 
-    def analyze(self) -> float:
-        """Refresh the planner's statistics of every table, as autovacuum would between measurements in a
-        deployment; returns the seconds it took.
-
-        The PostgreSQL of these machines runs with autovacuum off (the CI's configuration), so a table that
-        a measurement filled from empty (the stored forecasts the records write, the slots of a release)
-        would otherwise keep no statistics at all, and a prepared statement's generic plan, costed without
-        them, can pick an index that reads a whole vaccine group for one patient."""
-        started = time.perf_counter()
+    def analyze(self) -> None:
+        """Refresh the planner's statistics of every table, as autovacuum would in a deployment (it is off on
+        these machines; see bench/README.md)."""
         if self.vendor == "sqlite":
             with contextlib.closing(sqlite3.connect(self.sqlite_path)) as conn:
                 conn.execute("PRAGMA optimize")
-        else:
-            assert self.url is not None
-            with psycopg.connect(self.url, autocommit=True) as conn:
-                conn.execute("ANALYZE")
-        return time.perf_counter() - started
+            return
+        assert self.url is not None
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("ANALYZE")
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:

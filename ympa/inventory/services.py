@@ -286,9 +286,8 @@ def stock_dose_book(
 
     Called by the journal in the signing transaction, before its log write (every signer takes the balance
     row first, then the log's chain lock, so the two cannot deadlock, and the provider-wide chain lock is
-    held the shortest). It never refuses: unknown batches
-    and stock below zero are recorded and flagged. The usual case, a known single-dose batch, is one
-    statement on PostgreSQL (`_dose_statements`).
+    held the shortest). It never refuses: unknown batches and stock below zero are recorded and flagged. The
+    usual case, a known single-dose batch, is one statement on PostgreSQL (`_dose_statements`).
     """
     if not uses_inventory(unit):
         return None
