@@ -10,7 +10,7 @@ from the supporting data.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from enum import Enum
@@ -862,15 +862,26 @@ def forecast(
     doses: Sequence[AdministeredDose],
     assessment_date: date,
     data: SupportingData | None = None,
+    antigens: Collection[str] | None = None,
 ) -> ForecastResult:
-    """Evaluate ``doses`` and forecast every antigen and vaccine group at ``assessment_date``."""
+    """Evaluate ``doses`` and forecast every antigen and vaccine group at ``assessment_date``.
+
+    With ``antigens``, only those antigens and the vaccine groups they make up. The caller makes the set
+    complete (``ympa.forecast.affected``): whole vaccine groups, and every antigen of an earlier live vaccine
+    whose evaluation a live-virus conflict reads; an incomplete set gives answers the full run would not.
+    """
     supporting = data if data is not None else load_supporting_data()
     ctx = _Assessment(patient, doses, assessment_date, supporting)
-    antigen_results = {name: _antigen_result(antigen, ctx) for name, antigen in supporting.antigens.items()}
+    evaluated = [
+        (name, antigen)
+        for name, antigen in supporting.antigens.items()
+        if antigens is None or name in antigens
+    ]
+    antigen_results = {name: _antigen_result(antigen, ctx) for name, antigen in evaluated}
     revisit = {
         name for name, index in ctx.assumed_valid if ctx.dose_status.get(index) is EvaluationStatus.NOT_VALID
     }
-    for name, antigen in supporting.antigens.items():
+    for name, antigen in evaluated:
         if name in revisit:
             antigen_results[name] = _antigen_result(antigen, ctx)
     groups = merge_vaccine_groups(supporting, antigen_results, ctx.history, assessment_date)

@@ -4,7 +4,7 @@ the engine in worker processes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -18,6 +18,7 @@ from ympa.forecast import (
     load_schedule_set,
 )
 from ympa.forecast import Patient as EnginePatient
+from ympa.forecast.affected import affected_antigens
 from ympa.forecast.model import Antigen, SeriesType
 
 GENDERS = {"female": "F", "male": "M"}
@@ -86,8 +87,10 @@ def run_for(
     data: SupportingData,
     on: date,
     conditions: Sequence[Observation] = (),
+    antigens: Collection[str] | None = None,
 ) -> ForecastResult:
-    """Run the engine with the recorded conditions and the indications the history implies."""
+    """Run the engine with the recorded conditions and the indications the history implies (only for
+    `antigens` when given: see `antigens_changed_by`)."""
     gender = GENDERS.get(legal_sex, "U")
     observations = [*conditions, *implied_observations(birth_date, doses, data)]
     patient = EnginePatient(birth_date, gender, observations=observations)
@@ -95,7 +98,21 @@ def run_for(
         AdministeredDose(d.day, d.code, volume=float(d.volume) if d.volume is not None else None)
         for d in doses
     ]
-    return forecast(patient, given, assessment_date=on, data=data)
+    return forecast(patient, given, assessment_date=on, data=data, antigens=antigens)
+
+
+def antigens_changed_by(
+    birth_date: date, before: Sequence[GivenDose], dose: GivenDose, data: SupportingData
+) -> frozenset[str]:
+    """The antigens whose evaluation or forecast adding `dose` to the history `before` can change.
+
+    The engine's links between antigens (`ympa.forecast.affected`), plus the indications the dose implies
+    here (`implied_observations`) that the history did not already imply from that date or earlier.
+    """
+    was = {o.code: o.start for o in implied_observations(birth_date, before, data)}
+    now = {o.code: o.start for o in implied_observations(birth_date, [*before, dose], data)}
+    changed = [code for code, start in now.items() if was.get(code) != start]
+    return affected_antigens(data, dose.code, present={d.code for d in before}, observations=changed)
 
 
 ForecastRow = tuple[str, str, str, int | None, date | None, date | None, date | None, date | None]

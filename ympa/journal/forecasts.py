@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -33,7 +33,7 @@ from ympa.forecast import (
     load_schedule_set,
     normalize_code,
 )
-from ympa.journal.decision import GivenDose, run_for
+from ympa.journal.decision import GivenDose, antigens_changed_by, run_for
 from ympa.journal.models import Condition, EntryStatus, Vaccination, VaccinationVersion
 from ympa.orgs.models import CareProvider
 from ympa.patients.models import Patient
@@ -214,10 +214,16 @@ def conditions_of_many(patient_ids: list[UUID]) -> dict[UUID, list[Observation]]
     return result
 
 
-def run(patient: Patient, doses: Sequence[GivenDose], data: SupportingData, on: date) -> ForecastResult:
+def run(
+    patient: Patient,
+    doses: Sequence[GivenDose],
+    data: SupportingData,
+    on: date,
+    antigens: Collection[str] | None = None,
+) -> ForecastResult:
     if patient.birth_date is None:
         raise ValueError("decision support needs a birth date")
-    return run_for(patient.birth_date, patient.legal_sex, doses, data, on, conditions(patient))
+    return run_for(patient.birth_date, patient.legal_sex, doses, data, on, conditions(patient), antigens)
 
 
 @dataclass(frozen=True)
@@ -232,7 +238,9 @@ class DoseProblem:
 
 @dataclass(frozen=True)
 class Assessment:
-    """The evaluation of a dose added to the history: its problems, and the forecast on the dose's date."""
+    """The evaluation of a dose added to the history: its problems, and the forecast on the dose's date of
+    the vaccine groups the dose can change (`antigens_changed_by`; the others are the same with or without
+    it)."""
 
     problems: list[DoseProblem]
     result: ForecastResult | None
@@ -255,8 +263,12 @@ def assess_dose(
         return Assessment([], None, day, key)
     data = schedule_data(provider)
     doses = [d for d in history(patient, exclude_vaccination=exclude_vaccination) if d.day <= day]
-    doses.append(GivenDose(day, product_code(product), volume))
-    result = run(patient, doses, data, day)
+    dose = GivenDose(day, product_code(product), volume)
+    # Only what the dose can change is evaluated: a dose has problems only in its own groups, and the
+    # forecast kept after signing changes only there.
+    antigens = antigens_changed_by(patient.birth_date, doses, dose, data)
+    doses.append(dose)
+    result = run(patient, doses, data, day, antigens)
     index = len(doses) - 1
     not_valid: list[DoseProblem] = []
     extraneous: list[DoseProblem] = []

@@ -292,8 +292,9 @@ def _update_forecasts(patient: Patient, assessment: Assessment | None) -> None:
     """Keep the stored forecasts current after a signed change of the patient's history.
 
     When the dose was given today and its provider's schedule set is the only one in use, the evaluation made
-    before signing already is today's forecast: it is stored in this transaction. Otherwise a task recomputes
-    after commit.
+    before signing already is today's forecast of the vaccine groups the dose can change: those are stored in
+    this transaction. The patient's other groups are the same with or without the dose; the nightly refresh
+    moves them to the new day with everyone else's. Otherwise a task recomputes after commit.
     """
     today = timezone.localdate()
     if (

@@ -193,7 +193,7 @@ def test_todays_dose_updates_stored_forecasts_in_the_same_transaction(
     assert StoredForecast.objects.get(patient=adult, vaccine_group="TBE").dose_number == 2
 
 
-def test_a_dose_rewrites_only_the_stored_forecasts_it_changes(
+def test_a_dose_writes_only_the_stored_forecasts_it_can_change(
     nurse_a: User, adult: Patient, tbe: Build, administration: Build
 ) -> None:
     actor = actor_of(nurse_a)
@@ -202,20 +202,38 @@ def test_a_dose_rewrites_only_the_stored_forecasts_it_changes(
     with time_machine.travel(morning, tick=False):
         vaccination_record(actor=actor, patient=adult, data=tbe(0), sign=True)
     before = {row.vaccine_group: row for row in StoredForecast.objects.filter(patient=adult)}
+    # A TBE dose changes nothing outside TBE: the other groups wait for the nightly refresh.
+    assert set(before) == {"TBE"}
     later = morning + timedelta(hours=1)
     with time_machine.travel(later, tick=False):
         vaccination_record(actor=actor, patient=adult, data=administration(), sign=True)
     after = {row.vaccine_group: row for row in StoredForecast.objects.filter(patient=adult)}
-    assert after.keys() == before.keys()
+    assert set(after) == {"TBE", "Influenza"}
 
     def values(row: StoredForecast) -> tuple[Any, ...]:
-        return tuple(getattr(row, name) for name in FORECAST_VALUES if name != "computed_at")
+        return tuple(getattr(row, name) for name in FORECAST_VALUES)
 
-    changed = {group for group in after if values(after[group]) != values(before[group])}
-    assert changed and "TBE" not in changed
-    # Rewritten: exactly the groups whose forecast changed; the rest keep the morning's rows.
-    assert {group for group, row in after.items() if row.computed_at == later} == changed
-    assert all(after[group].computed_at == morning for group in after.keys() - changed)
+    # The influenza dose left the TBE row as the morning wrote it.
+    assert values(after["TBE"]) == values(before["TBE"])
+    assert after["TBE"].computed_at == morning and after["Influenza"].computed_at == later
+
+
+def test_a_doses_stored_forecast_equals_the_nightly_refresh(
+    nurse_a: User, adult: Patient, tbe: Build, administration: Build
+) -> None:
+    actor = actor_of(nurse_a)
+    vaccination_record(actor=actor, patient=adult, data=tbe(400), sign=True)
+    vaccination_record(actor=actor, patient=adult, data=administration(), sign=True)
+    kept = {
+        row.vaccine_group: tuple(getattr(row, name) for name in FORECAST_VALUES if name != "computed_at")
+        for row in StoredForecast.objects.filter(patient=adult)
+    }
+    forecast_refresh_all()
+    refreshed = {
+        row.vaccine_group: tuple(getattr(row, name) for name in FORECAST_VALUES if name != "computed_at")
+        for row in StoredForecast.objects.filter(patient=adult)
+    }
+    assert kept and all(refreshed[group] == values for group, values in kept.items())
 
 
 def test_override_through_the_api(nurse_a: User, adult: Patient, tbe: Build) -> None:
