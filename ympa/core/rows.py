@@ -46,15 +46,24 @@ class Columns:
         quote = connection.ops.quote_name
         return ", ".join(f"{self.alias}.{quote(str(field.column))}" for field in self.fields)
 
-    def build(self, values: Sequence[Any]) -> Model:
-        """The instance for this model's part of a row (in `select()` order), converted as the ORM does."""
+    def position(self, name: str) -> int:
+        """Where field `name` is in this part's select list."""
+        return next(index for index, field in enumerate(self.fields) if name in (field.name, field.attname))
+
+    def convert(self, values: Sequence[Any]) -> list[Any]:
+        """This model's part of a row (in `select()` order) as the fields' Python values, as the ORM
+        converts them."""
         converted = list(values)
         for index, converters, expression in self._converters_for():
             value = converted[index]
             for converter in converters:
                 value = converter(value, expression, connection)
             converted[index] = value
-        return self.model.from_db(connection.alias, self.attnames, converted)
+        return converted
+
+    def build(self, values: Sequence[Any]) -> Model:
+        """The instance for this model's part of a row (in `select()` order), converted as the ORM does."""
+        return self.model.from_db(connection.alias, self.attnames, self.convert(values))
 
     def _converters_for(self) -> list[tuple[int, list[Converter], Any]]:
         found = self._converters.get(connection.vendor)
@@ -88,6 +97,23 @@ def fetch_all(sql: str, params: Sequence[Any], parts: Sequence[Columns]) -> list
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [split(row, parts) for row in cursor.fetchall()]
+
+
+def fetch_values(sql: str, params: Sequence[Any], parts: Sequence[Columns]) -> list[list[Any]]:
+    """Every row of a hand-written SELECT as converted values (`Columns.convert`, the parts one after the
+    other), for reads that want a few values of many rows and no instances."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    result: list[list[Any]] = []
+    for row in found:
+        values: list[Any] = []
+        start = 0
+        for part in parts:
+            values.extend(part.convert(row[start : start + len(part)]))
+            start += len(part)
+        result.append(values)
+    return result
 
 
 def get(columns: Columns, pk: Any) -> Model | None:

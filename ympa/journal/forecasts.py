@@ -89,8 +89,12 @@ def reason_label(reason: str) -> str:
 
 def schedule_key(provider: CareProvider) -> str:
     """Identifies a schedule set with its regional choices; stored forecasts are kept per key."""
-    options = json.dumps(provider.schedule_options or {}, sort_keys=True, separators=(",", ":"))
-    return f"{provider.schedule_set or DEFAULT_SCHEDULE_SET}:{options}"
+    return _key(provider.schedule_set, provider.schedule_options)
+
+
+def _key(schedule_set: str, options: dict[str, str] | None) -> str:
+    text = json.dumps(options or {}, sort_keys=True, separators=(",", ":"))
+    return f"{schedule_set or DEFAULT_SCHEDULE_SET}:{text}"
 
 
 def schedule_data(provider: CareProvider) -> SupportingData:
@@ -113,6 +117,13 @@ def _signed_doses(**filters: object) -> QuerySet[VaccinationVersion]:
 
 _VERSION = rows.Columns(VaccinationVersion, "v", only=("administered_at", "dose_volume_ml"))
 _PRODUCT = rows.Columns(Product, "p", only=("cvx_code", "local_code"))
+# Where history() finds administered_at, dose_volume_ml, cvx_code and local_code in a row.
+_HISTORY_POSITIONS = (
+    _VERSION.position("administered_at"),
+    _VERSION.position("dose_volume_ml"),
+    len(_VERSION) + _PRODUCT.position("cvx_code"),
+    len(_VERSION) + _PRODUCT.position("local_code"),
+)
 
 
 @functools.cache
@@ -138,12 +149,14 @@ def history(patient: Patient, *, exclude_vaccination: UUID | None = None) -> lis
         # A nil id matches no vaccination: one statement text with or without an exclusion.
         pk.get_db_prep_value(exclude_vaccination or UUID(int=0), connection),
     ]
-    doses: list[GivenDose] = []
-    for version, product in rows.fetch_all(_history_query(), params, (_VERSION, _PRODUCT)):
-        assert isinstance(version, VaccinationVersion) and isinstance(product, Product)
-        day = timezone.localdate(version.administered_at)
-        doses.append(GivenDose(day, product_code(product), version.dose_volume_ml))
-    return doses
+    given, volume, cvx, local = _HISTORY_POSITIONS
+    # Values, not instances: a patient's whole history is read for every dose recorded.
+    return [
+        GivenDose(
+            timezone.localdate(row[given]), normalize_code(row[cvx]) if row[cvx] else row[local], row[volume]
+        )
+        for row in rows.fetch_values(_history_query(), params, (_VERSION, _PRODUCT))
+    ]
 
 
 def history_of(entries: Sequence[Vaccination]) -> list[GivenDose]:
@@ -321,5 +334,5 @@ _SCHEDULES = rows.Columns(CareProvider, "cp", only=("schedule_set", "schedule_op
 def schedule_keys_in_use() -> list[str]:
     """`keys_in_use` of every care provider, in one written-out statement (every signed dose asks)."""
     sql = f"SELECT {_SCHEDULES.select()} FROM {CareProvider._meta.db_table} cp"  # noqa: S608 (from the model)
-    providers = [provider for (provider,) in rows.fetch_all(sql, [], (_SCHEDULES,))]
-    return keys_in_use(p for p in providers if isinstance(p, CareProvider))
+    chosen, options = _SCHEDULES.position("schedule_set"), _SCHEDULES.position("schedule_options")
+    return sorted({_key(row[chosen], row[options]) for row in rows.fetch_values(sql, [], (_SCHEDULES,))})
