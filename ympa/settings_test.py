@@ -17,3 +17,8 @@ WHITENOISE_AUTOREFRESH = True
 LANGUAGE_CODE = "sv"
 # Tests read their own writes at once.
 BOOKING_PUBLIC_CACHE_SECONDS = 0
+# The suite's SQLite database is in memory, one per test process (pytest-django names a per-process file
+# only for Django's own SQLite engine string, and ours is a subclass of it: ympa.core.sqlite).
+for _database in DATABASES.values():  # noqa: F405
+    if _database["ENGINE"] == "ympa.core.sqlite":
+        _database.setdefault("TEST", {})["NAME"] = ":memory:"

@@ -49,7 +49,7 @@ def sqlite_settings(path: Path) -> dict[str, Any]:
     # WAL lets readers proceed while one writer commits; IMMEDIATE takes the write lock at BEGIN so two
     # writers queue on busy_timeout instead of failing with "database is locked" on lock upgrade.
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "ympa.core.sqlite",
         "NAME": str(path),
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",
