@@ -105,7 +105,12 @@ def schedule_data(provider: CareProvider) -> SupportingData:
 
 def product_code(product: Product) -> str:
     """The code the schedules know a product by: its CVX code, or the catalogue's documented local code."""
-    return normalize_code(product.cvx_code) if product.cvx_code else product.local_code
+    return code_of(product.cvx_code, product.local_code)
+
+
+def code_of(cvx_code: str, local_code: str) -> str:
+    """`product_code` from a product's two code columns, for reads that load no Product."""
+    return normalize_code(cvx_code) if cvx_code else local_code
 
 
 def _signed_doses(**filters: object) -> QuerySet[VaccinationVersion]:
@@ -152,9 +157,7 @@ def history(patient: Patient, *, exclude_vaccination: UUID | None = None) -> lis
     given, volume, cvx, local = _HISTORY_POSITIONS
     # Values, not instances: a patient's whole history is read for every dose recorded.
     return [
-        GivenDose(
-            timezone.localdate(row[given]), normalize_code(row[cvx]) if row[cvx] else row[local], row[volume]
-        )
+        GivenDose(timezone.localdate(row[given]), code_of(row[cvx], row[local]), row[volume])
         for row in rows.fetch_values(_history_query(), params, (_VERSION, _PRODUCT))
     ]
 
@@ -173,11 +176,10 @@ def history_of(entries: Sequence[Vaccination]) -> list[GivenDose]:
     return [
         GivenDose(
             timezone.localdate(version.administered_at),
-            normalize_code(product.cvx_code) if product.cvx_code else product.local_code,
+            product_code(version.product),
             version.dose_volume_ml,
         )
         for version in versions
-        for product in (version.product,)
     ]
 
 
@@ -193,7 +195,7 @@ def histories(patient_ids: list[UUID]) -> dict[UUID, list[GivenDose]]:
     )
     for patient_id, given_at, cvx, local, volume in rows:
         result.setdefault(patient_id, []).append(
-            GivenDose(timezone.localdate(given_at), normalize_code(cvx) if cvx else local, volume)
+            GivenDose(timezone.localdate(given_at), code_of(cvx, local), volume)
         )
     return result
 
