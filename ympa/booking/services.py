@@ -8,10 +8,11 @@ two patients racing for the last slot cannot both win, whatever the timing.
 
 from __future__ import annotations
 
+import copy
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from uuid import UUID, uuid4
 
 from django.core.exceptions import ValidationError
@@ -316,48 +317,63 @@ def _check_family(actor: Actor, patients: list[Patient]) -> None:
         raise NotPermitted(_("You may book for yourself, your children and people you name."))
 
 
-def _claim(slot_ids: list[int], kind: AppointmentType, now: datetime) -> dict[int, int]:
+def _claim(slot_ids: list[int], kind: AppointmentType, now: datetime) -> dict[int, tuple[int, int, datetime]]:
     """Mark each slot booked, or when it went meanwhile another free slot of the same type, time and release
-    (the visitor chose a time, not a vaccinator). Returns {chosen slot: claimed slot}; raises SlotTaken
-    naming the chosen slots whose time has nothing free left.
+    (the visitor chose a time, not a vaccinator). Returns {chosen slot: (claimed slot, its resource, its
+    end)}; raises SlotTaken naming the chosen slots whose time has nothing free left.
 
-    Each claim is a conditional UPDATE, so two transactions can never both claim one slot (the partial unique
-    index on bookings backs it up). On PostgreSQL the substitute is picked with SKIP LOCKED, so concurrent
-    visitors spread over the free slots of a time instead of queueing on the same row."""
+    One conditional UPDATE per slot, whether the chosen slot or a substitute is claimed: the week view shows
+    each time once, by one of its slots, so most visitors of a busy time find that slot taken and need the
+    substitute, and a second statement for them would double the claims' round trips. Two transactions can
+    never both claim one slot (the UPDATE re-checks `booked`, and the partial unique index on bookings backs
+    it up). On PostgreSQL the candidate is picked with SKIP LOCKED, so concurrent visitors spread over the
+    free slots of a time instead of queueing on the same row; only when that finds nothing does the claim
+    wait for the chosen slot's holder to finish."""
     table = _SLOT_TABLE
-    # Only the candidate row is locked (OF o): the chosen slot's row is another transaction's claim.
+    # Only the candidate row is locked (OF o): the chosen slot's row may be another transaction's claim.
     skip_locked = (
         " FOR UPDATE OF o SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     )
-    claimed: dict[int, int] = {}
+    claimed: dict[int, tuple[int, int, datetime]] = {}
     gone: list[int] = []
     with connection.cursor() as cursor:
         for slot_id in sorted(slot_ids):
-            cursor.execute(
-                f"UPDATE {table} SET booked = %s WHERE id = %s AND booked = %s "  # noqa: S608
-                "AND withdrawn_at IS NULL AND appointment_type_id = %s AND starts_at > %s",
-                [True, slot_id, False, kind.pk, now],
-            )
-            if cursor.rowcount == 1:
-                claimed[slot_id] = slot_id
-                continue
-            taken = list(claimed.values()) or [0]
+            taken = [c[0] for c in claimed.values()] or [0]
             marks = ", ".join(["%s"] * len(taken))
             cursor.execute(
                 f"UPDATE {table} SET booked = %s WHERE booked = %s AND id = ("  # noqa: S608
                 f"SELECT o.id FROM {table} o JOIN {table} c ON c.id = %s "
-                "WHERE o.appointment_type_id = c.appointment_type_id AND o.starts_at = c.starts_at "
+                "WHERE c.appointment_type_id = %s AND o.appointment_type_id = c.appointment_type_id "
+                "AND o.starts_at = c.starts_at "
                 "AND (o.release_id = c.release_id OR (o.release_id IS NULL AND c.release_id IS NULL)) "
                 "AND o.booked = %s AND o.withdrawn_at IS NULL AND o.starts_at > %s "
                 f"AND o.id NOT IN ({marks}) "
-                f"ORDER BY o.id LIMIT 1{skip_locked}) RETURNING id",
-                [True, False, slot_id, False, now, *taken],
+                f"ORDER BY CASE WHEN o.id = c.id THEN 0 ELSE 1 END, o.id LIMIT 1{skip_locked}) "
+                "RETURNING id, resource_id, ends_at",
+                [True, False, slot_id, kind.pk, False, now, *taken],
             )
             row = cursor.fetchone()
+            if row is None and skip_locked:
+                # Nothing free that no one else holds. If the chosen slot is held by a transaction still
+                # running (a double submit's twin, which this one must then find committed), wait for it:
+                # should that transaction roll back, the slot is this one's.
+                cursor.execute(
+                    f"UPDATE {table} SET booked = %s WHERE id = %s AND booked = %s "  # noqa: S608
+                    "AND withdrawn_at IS NULL AND appointment_type_id = %s AND starts_at > %s "
+                    "RETURNING id, resource_id, ends_at",
+                    [True, slot_id, False, kind.pk, now],
+                )
+                row = cursor.fetchone()
             if row is None:
                 gone.append(slot_id)
             else:
-                claimed[slot_id] = int(row[0])
+                ends_at = row[2]
+                if isinstance(ends_at, str):
+                    ends_at = datetime.fromisoformat(ends_at)
+                if timezone.is_naive(ends_at):
+                    # SQLite keeps aware times as naive UTC text.
+                    ends_at = ends_at.replace(tzinfo=UTC)
+                claimed[slot_id] = (int(row[0]), int(row[1]), ends_at)
     if gone:
         raise SlotTaken(gone)
     return claimed
@@ -377,9 +393,9 @@ def booking_create(
     Raises ValidationError (field errors: `slot`, `identifier_<i>`, `name_<i>`, `phone`, `email`,
     `persons`), NotPermitted, or SlotTaken when a slot went to someone else meanwhile.
 
-    A double submit is recognised where it shows, so no lookup is spent on every booking: its slot is
-    booked already, or its bookings collide with the twin's on the unique (idempotency key, patient). Then
-    the attempt is rolled back whole and the twin's bookings, committed by then, are returned.
+    A double submit is recognised where it shows, so no lookup is spent on every booking: its bookings
+    collide with the twin's on the unique (idempotency key, patient), or its time has no free slot left.
+    Then the attempt is rolled back whole and the twin's bookings, committed by then, are returned.
     """
     key = idempotency_key.strip()[:64]
     try:
@@ -425,11 +441,6 @@ def _booking_create(
         slot = slots.get(slot_id)
         if slot is None:
             raise ValidationError({"slot": _("Choose one of the times shown.")})
-        if slot.booked:
-            # Taken already: by this very request's twin (a double submit that committed meanwhile)?
-            done = _idempotent(actor, key)
-            if done:
-                return done
         why = (
             ""
             if actor.kind == ActorKind.STAFF and slot.release is not None
@@ -449,10 +460,14 @@ def _booking_create(
             )
     by_citizen = actor.kind == ActorKind.CITIZEN
     group = uuid4()
-    claimed = _claim(slot_ids, kind, now)
-    substitutes = {v for k, v in claimed.items() if k != v}
-    if substitutes:
-        slots.update(Slot.objects.in_bulk(substitutes))
+    claimed: dict[int, int] = {}
+    held: dict[int, Slot] = {}
+    for chosen, (slot_id, resource_id, ends_at) in _claim(slot_ids, kind, now).items():
+        # A substitute shares the chosen slot's type, time and release; only its vaccinator and end differ.
+        slot = copy.copy(slots[chosen])
+        slot.pk, slot.resource_id, slot.ends_at, slot.booked = slot_id, resource_id, ends_at, True
+        held[slot_id] = slot
+        claimed[chosen] = slot_id
     for patient in new:
         patient.save(force_insert=True)
     tokens = group_tokens(token_new()[0], len(persons))
@@ -477,7 +492,7 @@ def _booking_create(
                 created_at=now,
             )
         )
-        bookings[index].slot = slots[slot_id]
+        bookings[index].slot = held[slot_id]
     if _insert_new(bookings) != len(bookings):
         # The twin of a double submit holds these bookings (unique idempotency key and patient).
         raise SlotTaken(slot_ids)
@@ -625,7 +640,12 @@ def booking_rebook(*, actor: Actor, booking: Booking, slot: Slot) -> Booking:
     _release_slot(current.slot_id)
     try:
         with transaction.atomic():
-            _claim([target.pk], target.appointment_type, now)
+            slot_id, resource_id, ends_at = _claim([target.pk], target.appointment_type, now)[target.pk]
+            if slot_id != target.pk:
+                # Taken meanwhile: another free slot of the same time, as in booking_create.
+                target = copy.copy(target)
+                target.pk, target.resource_id, target.ends_at = slot_id, resource_id, ends_at
+            target.booked = True
             new = Booking.objects.create(
                 slot=target,
                 care_unit_id=current.care_unit_id,

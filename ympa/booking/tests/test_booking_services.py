@@ -351,6 +351,14 @@ def test_a_time_taken_meanwhile_is_booked_at_another_vaccinator(
     book(appointment_type, me(first, someone), actor=Actor.citizen("194910102383", "Anna Andersson"))
     [booking] = book(appointment_type, me(first, citizen))
     assert booking.slot_id == twin.pk
+    # The booking handed back holds the slot it got, as the database has it.
+    twin.refresh_from_db()
+    assert (booking.slot.pk, booking.slot.resource_id, booking.slot.ends_at) == (
+        twin.pk,
+        other.pk,
+        twin.ends_at,
+    )
+    assert booking.slot.booked and twin.booked
     third = Patient.objects.create(
         identifier_kind="personnummer", identifier="195001012381", given_name="Bo", family_name="Berg"
     )
