@@ -94,7 +94,7 @@ def database_from_url(url: str, *, data_dir: Path) -> dict[str, Any]:
         threshold = str(options.pop("prepare_threshold", PREPARE_THRESHOLD)).lower()
         options["prepare_threshold"] = None if threshold in {"", "none", "off"} else int(threshold)
         return {
-            "ENGINE": "django.db.backends.postgresql",
+            "ENGINE": "ympa.core.postgresql",
             "NAME": unquote(parts.path.lstrip("/")) or "ympa",
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),

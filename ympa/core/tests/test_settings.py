@@ -16,7 +16,7 @@ def test_database_url_postgres() -> None:
     config = database_from_url(
         "postgres://user:p%40ss@db.example:6543/ympa?sslmode=require", data_dir=Path("/x")
     )
-    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert config["ENGINE"] == "ympa.core.postgresql"
     assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"], config["NAME"]) == (
         "user",
         "p@ss",
