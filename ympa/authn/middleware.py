@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,9 +16,27 @@ from ympa.authn.selectors import assignment_for_session
 from ympa.authn.siths import session_care_unit_hsa_ids
 from ympa.core.actor import Actor, Channel
 
+# Set by `session_free_partial` on a view whose htmx partial needs nothing of the session.
+SESSION_FREE_PARTIAL = "ympa_session_free_partial"
+
+
+def session_free_partial[View: Callable[..., Any]](view: View) -> View:
+    """The view's htmx partial (a request with `HX-Request`) reads nothing of the visitor's session: no staff
+    assignment, no timeout check, so the session is not even loaded. For public fragments that a surge asks
+    for hundreds of times a second (a week's free times). The full page still gets the staff navigation."""
+    setattr(view, SESSION_FREE_PARTIAL, True)
+    return view
+
+
+def _session_free(request: HttpRequest, view: Callable[..., Any]) -> bool:
+    return bool(getattr(view, SESSION_FREE_PARTIAL, False)) and "HX-Request" in request.headers
+
 
 class StaffSessionMiddleware:
-    """Attach the session's chosen assignment and the resulting Actor to every staff request."""
+    """Attach the session's chosen assignment and the resulting Actor to every staff request.
+
+    Done once the view is known (process_view), so that a session-free partial skips it; a request that
+    matches no view (a 404) has neither."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -25,6 +44,13 @@ class StaffSessionMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.assignment = None  # type: ignore[attr-defined]
         request.actor = None  # type: ignore[attr-defined]
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        if _session_free(request, view):
+            return None
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             assignment = assignment_for_session(
@@ -37,7 +63,7 @@ class StaffSessionMiddleware:
             request.actor = Actor.staff(  # type: ignore[attr-defined]
                 user, assignment, Channel.UI, assurance=int(assurance) if assurance else 1
             )
-        return self.get_response(request)
+        return None
 
 
 # The header the queue pages' periodic refresh sends: such a request is no sign that someone is there.
@@ -57,6 +83,13 @@ class SessionTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        if _session_free(request, view):
+            return None
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             reason = session_timed_out(request)
@@ -75,4 +108,4 @@ class SessionTimeoutMiddleware:
                 return page_redirect(request, redirect_to_login(next_url or "").url)
             if request.headers.get(POLL_HEADER) != "1":
                 session_mark_active(request)
-        return self.get_response(request)
+        return None

@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ympa.access.routes import no_patient_data, returns_patient_data
+from ympa.authn.middleware import session_free_partial
 from ympa.authn.models import CodePurpose
 from ympa.authn.request import client_ip
 from ympa.authn.services import OneTimeCodeLimited, one_time_code_send, one_time_code_verify
@@ -104,6 +105,7 @@ def unit_view(request: HttpRequest, unit_id: int) -> HttpResponse:
     return render(request, "booking/public/unit.html", {"unit": unit, "kinds": kinds})
 
 
+@session_free_partial
 @no_patient_data("free times of an appointment type; the start day comes from the query, not the record")
 @require_GET
 def slots_view(request: HttpRequest, type_id: int) -> HttpResponse:

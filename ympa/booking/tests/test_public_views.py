@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from conftest import staff_client
 from ympa.access.models import Action, AuditEvent
 from ympa.authn.models import User
 from ympa.booking.identity import identity_get
@@ -354,4 +355,31 @@ def test_a_surge_reads_the_weeks_free_times_from_memory(
         == [t.pk for d in first for t in d.slots]
         == [s.pk for s in slots]
     )
+    cache.clear()
+
+
+def test_the_week_partial_leaves_the_session_unread(
+    appointment_type: AppointmentType,
+    make_slots: Callable[..., list[Slot]],
+    nurse_a: User,
+    settings: Any,
+    django_assert_num_queries: Any,
+) -> None:
+    """The week's free times, asked by htmx, read nothing of the visitor's session (a surge asks for them
+    hundreds of times a second): from the public cache they cost no query at all, even for a logged-in
+    staff member, whose full page still has the staff navigation."""
+    from ympa.booking.selectors import public_cache as cache
+
+    settings.BOOKING_PUBLIC_CACHE_SECONDS = 5
+    cache.clear()
+    slot = make_slots(1)[0]
+    url = reverse("public_booking:slots", args=[appointment_type.pk])
+    week = {"week": timezone.localdate(slot.starts_at).isoformat()}
+    for client in (identified(), staff_client(nurse_a)):
+        client.get(url, week, HTTP_HX_REQUEST="true")
+        with django_assert_num_queries(0):
+            partial = client.get(url, week, HTTP_HX_REQUEST="true")
+        assert partial.status_code == 200 and f'data-slot="{slot.pk}"' in partial.content.decode()
+    page = staff_client(nurse_a).get(url, week).content.decode()
+    assert f'href="{reverse("patients:search")}"' in page
     cache.clear()
