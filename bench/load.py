@@ -1,4 +1,4 @@
-"""Closed-loop load: C client threads, each with its own keep-alive httpx.Client, for a fixed time."""
+"""Closed-loop load: C client threads, each with its own lean HTTP client (bench.wire), for a fixed time."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
 from bench.server import Server, cpu_seconds_between, machine_busy_seconds, postgres_cpu_ticks
+from bench.wire import Reply, WireClient
 
 
 @dataclass(frozen=True)
@@ -49,11 +48,11 @@ class Measurement:
 
 
 # One request: given a client and a random generator, returns (ok, description of a failure).
-Request = Callable[[httpx.Client, random.Random], tuple[bool, str]]
+Request = Callable[[WireClient, random.Random], tuple[bool, str]]
 
 
 def floor_request(patients: Sequence[Patient]) -> Request:
-    def call(client: httpx.Client, rng: random.Random) -> tuple[bool, str]:
+    def call(client: WireClient, rng: random.Random) -> tuple[bool, str]:
         patient = rng.choice(patients)
         response = client.get("/bench/floor", params={"identifier": patient.identifier})
         if response.status_code == 200 and response.json().get("found") is True:
@@ -72,9 +71,9 @@ class DoseBatches:
     expiry: str
 
 
-def server_timing(response: httpx.Response, name: str) -> float | None:
+def server_timing(response: Reply, name: str) -> float | None:
     """The duration (ms) the server reported for `name` in `Server-Timing`, if any."""
-    for metric in response.headers.get("Server-Timing", "").split(","):
+    for metric in response.headers.get("server-timing", "").split(","):
         parts = [part.strip() for part in metric.split(";")]
         if parts[0] == name:
             for part in parts[1:]:
@@ -90,7 +89,7 @@ def record_request(
     booking's own time as `Server-Timing: stock;dur=…`, collected in `stock_ms`), from one of `batches` when
     given, else from batches no delivery brought."""
 
-    def call(client: httpx.Client, rng: random.Random) -> tuple[bool, str]:
+    def call(client: WireClient, rng: random.Random) -> tuple[bool, str]:
         patient = rng.choice(patients)
         given = datetime.now(UTC) - timedelta(minutes=rng.randint(1, 30))
         body = {
@@ -128,7 +127,7 @@ def stock_request(units: Sequence[int], *, ledger: bool, stock_ms: list[float] |
     `stock_ms` collects the server's own timing of the selector."""
     source = "ledger" if ledger else "cache"
 
-    def call(client: httpx.Client, rng: random.Random) -> tuple[bool, str]:
+    def call(client: WireClient, rng: random.Random) -> tuple[bool, str]:
         response = client.get(f"/bench/stock/{rng.choice(units)}", params={"source": source})
         if response.status_code == 200 and isinstance(response.json(), list):
             took = server_timing(response, "stock")
@@ -148,7 +147,7 @@ def overview_request(
     server's own timing of the gate (`Server-Timing: access;dur=…`)."""
     flag = "1" if gated else "0"
 
-    def call(client: httpx.Client, rng: random.Random) -> tuple[bool, str]:
+    def call(client: WireClient, rng: random.Random) -> tuple[bool, str]:
         patient = rng.choice(patients)
         response = client.get(f"/bench/overview/{patient.id}", params={"gated": flag})
         if response.status_code == 200 and isinstance(response.json(), list):
@@ -191,19 +190,19 @@ def measure(
         headers = {"Authorization": f"Bearer {tokens[index % len(tokens)]}"} if tokens else {}
         rng = random.Random(f"{seed}:{name}:{index}")
         mine = latencies[index]
-        with httpx.Client(base_url=server.url, headers=headers, timeout=60.0) as client:
-            # One request outside the clock opens the connection.
-            _safe(request, client, rng)
-            start_line.wait(timeout=120)
-            deadline = stop_at[0]
-            while (now := time.perf_counter()) < deadline:
-                ok, problem = _safe(request, client, rng)
-                if ok:
-                    mine.append(time.perf_counter() - now)
-                else:
-                    errors[index] += 1
-                    if len(samples) < 5:
-                        samples.append(problem)
+        client = WireClient("127.0.0.1", server.port, headers=headers)
+        # One request outside the clock: the server's worker has answered once before the measurement.
+        _safe(request, client, rng)
+        start_line.wait(timeout=120)
+        deadline = stop_at[0]
+        while (now := time.perf_counter()) < deadline:
+            ok, problem = _safe(request, client, rng)
+            if ok:
+                mine.append(time.perf_counter() - now)
+            else:
+                errors[index] += 1
+                if len(samples) < 5:
+                    samples.append(problem)
 
     def sampler() -> None:
         while not sampling.is_set():
@@ -259,7 +258,7 @@ def measure(
     )
 
 
-def _safe(request: Request, client: httpx.Client, rng: random.Random) -> tuple[bool, str]:
+def _safe(request: Request, client: WireClient, rng: random.Random) -> tuple[bool, str]:
     try:
         return request(client, rng)
     except Exception as exc:  # a failed request is counted, never fatal to the client thread
