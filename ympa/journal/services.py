@@ -361,9 +361,9 @@ def vaccination_record(
 ) -> Vaccination:
     """Record a dose that was given, as a draft (or signed at once when `sign`).
 
-    The same idempotency key from the same user returns the first record instead of a second one, also when
-    the two requests race: the second one's transaction fails on the idempotency constraint and rolls back
-    whole (no savepoint on the way of every dose), and the first one's record is returned.
+    The same idempotency key from the same user returns the first record instead of a second one, whether
+    the repeat comes later or races the first: its transaction fails on the idempotency constraint and rolls
+    back whole (no savepoint on the way of every dose), and the first one's record is returned.
     """
     try:
         return _vaccination_record(
@@ -397,12 +397,10 @@ def _vaccination_record(
     if sign:
         _assignment_with(actor, Right.SIGN)
     key = (idempotency_key or "").strip()
-    if key:
-        if len(key) > 64:
-            raise ValidationError({"idempotency_key": _("The idempotency key is longer than 64 characters.")})
-        existing = _by_key(user, key)
-        if existing is not None:
-            return _same_request(existing, patient)
+    if len(key) > 64:
+        raise ValidationError({"idempotency_key": _("The idempotency key is longer than 64 characters.")})
+    # A repeated key is not looked up here, where every dose would pay for it: the repeat fails on the
+    # idempotency constraint when its vaccination is inserted, and vaccination_record answers it.
     clean = _validate(patient, data)
     assessment: Assessment | None = None
     if sign:
@@ -541,10 +539,9 @@ _BY_KEY = (
 
 
 def _by_key(user: User, key: str) -> Vaccination | None:
-    # Every recorded dose asks this and nearly always finds nothing: the lookup is written out (the ORM's
-    # query building cost more than the query), and only a hit is loaded through the ORM. The non-empty
-    # term is the partial unique index's own condition, word for word: SQLite uses a partial index only
-    # when it finds the index's condition in the query (`<> ''` made it scan the nurse's every dose).
+    # Written out, and only a hit is loaded through the ORM. The non-empty term is the partial unique index's
+    # own condition, word for word: SQLite uses a partial index only when it finds the index's condition in
+    # the query (`<> ''` made it scan the nurse's every dose).
     with connection.cursor() as cursor:
         cursor.execute(_BY_KEY, [user.pk, key])
         row = cursor.fetchone()
