@@ -21,8 +21,14 @@ class Visit(models.Model):
     """A patient's visit at a care unit; a care relation exists while it lasts."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="visits")
-    care_unit = models.ForeignKey("orgs.CareUnit", on_delete=models.PROTECT, related_name="visits")
+    # No index of their own: visit_one_per_day leads with the patient and visit_unit_patient_idx with the
+    # unit, and every dose's visit writes each index of this table.
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="visits", db_index=False
+    )
+    care_unit = models.ForeignKey(
+        "orgs.CareUnit", on_delete=models.PROTECT, related_name="visits", db_index=False
+    )
     visit_date = models.DateField()
     started_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
@@ -122,8 +128,14 @@ class Vaccination(models.Model):
     """The administration record (header). Its clinical content is in VaccinationVersion rows."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="vaccinations")
-    care_unit = models.ForeignKey("orgs.CareUnit", on_delete=models.PROTECT, related_name="vaccinations")
+    # No index of their own: vaccination_patient_idx leads with the patient and vaccination_unit_status_idx
+    # with the unit, and every dose writes each index of this table.
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="vaccinations", db_index=False
+    )
+    care_unit = models.ForeignKey(
+        "orgs.CareUnit", on_delete=models.PROTECT, related_name="vaccinations", db_index=False
+    )
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="vaccinations")
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="vaccinations")
     status = models.CharField(max_length=10, choices=EntryStatus.choices, default=EntryStatus.DRAFT)
@@ -168,7 +180,10 @@ class Vaccination(models.Model):
 
 
 class VaccinationVersion(models.Model):
-    vaccination = models.ForeignKey(Vaccination, on_delete=models.PROTECT, related_name="versions")
+    # No index of its own: vaccination_version_unique leads with it, and every dose writes a version.
+    vaccination = models.ForeignKey(
+        Vaccination, on_delete=models.PROTECT, related_name="versions", db_index=False
+    )
     number = models.PositiveSmallIntegerField()
     administered_at = models.DateTimeField()
     product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
@@ -280,7 +295,11 @@ class StoredForecast(models.Model):
     read it instead of running the engine in bulk per request.
     """
 
-    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="forecasts")
+    # No index of its own: stored_forecast_unique leads with it, and every signed dose and the nightly
+    # refresh write these rows.
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="forecasts", db_index=False
+    )
     schedule_key = models.CharField(max_length=120)
     vaccine_group = models.CharField(max_length=40)
     status = models.CharField(max_length=20)
