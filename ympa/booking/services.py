@@ -322,15 +322,13 @@ def _claim(slot_ids: list[int], kind: AppointmentType, now: datetime) -> dict[in
     (the visitor chose a time, not a vaccinator). Returns {chosen slot: (claimed slot, its resource, its
     end)}; raises SlotTaken naming the chosen slots whose time has nothing free left.
 
-    One conditional UPDATE per slot, whether the chosen slot or a substitute is claimed: the week view shows
-    each time once, by one of its slots, so most visitors of a busy time find that slot taken and need the
-    substitute, and a second statement for them would double the claims' round trips. Two transactions can
-    never both claim one slot (the UPDATE re-checks `booked`, and the partial unique index on bookings backs
-    it up). On PostgreSQL the candidate is picked with SKIP LOCKED, so concurrent visitors spread over the
-    free slots of a time instead of queueing on the same row; only when that finds nothing does the claim
-    wait for the chosen slot's holder to finish."""
+    Each claim is a conditional UPDATE, so two transactions can never both claim one slot (the partial unique
+    index on bookings backs it up). The chosen slot is claimed by its key, which waits for a transaction
+    that holds it (a double submit's twin, which this one must then find committed). Only when it is taken is
+    a substitute picked, on PostgreSQL with SKIP LOCKED, so concurrent visitors spread over the free slots of
+    a time instead of queueing on the same row. Both statements return what the booking needs of the slot."""
     table = _SLOT_TABLE
-    # Only the candidate row is locked (OF o): the chosen slot's row may be another transaction's claim.
+    # Only the candidate row is locked (OF o): the chosen slot's row is another transaction's claim.
     skip_locked = (
         " FOR UPDATE OF o SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     )
@@ -338,42 +336,37 @@ def _claim(slot_ids: list[int], kind: AppointmentType, now: datetime) -> dict[in
     gone: list[int] = []
     with connection.cursor() as cursor:
         for slot_id in sorted(slot_ids):
-            taken = [c[0] for c in claimed.values()] or [0]
-            marks = ", ".join(["%s"] * len(taken))
             cursor.execute(
-                f"UPDATE {table} SET booked = %s WHERE booked = %s AND id = ("  # noqa: S608
-                f"SELECT o.id FROM {table} o JOIN {table} c ON c.id = %s "
-                "WHERE c.appointment_type_id = %s AND o.appointment_type_id = c.appointment_type_id "
-                "AND o.starts_at = c.starts_at "
-                "AND (o.release_id = c.release_id OR (o.release_id IS NULL AND c.release_id IS NULL)) "
-                "AND o.booked = %s AND o.withdrawn_at IS NULL AND o.starts_at > %s "
-                f"AND o.id NOT IN ({marks}) "
-                f"ORDER BY CASE WHEN o.id = c.id THEN 0 ELSE 1 END, o.id LIMIT 1{skip_locked}) "
+                f"UPDATE {table} SET booked = %s WHERE id = %s AND booked = %s "  # noqa: S608
+                "AND withdrawn_at IS NULL AND appointment_type_id = %s AND starts_at > %s "
                 "RETURNING id, resource_id, ends_at",
-                [True, False, slot_id, kind.pk, False, now, *taken],
+                [True, slot_id, False, kind.pk, now],
             )
             row = cursor.fetchone()
-            if row is None and skip_locked:
-                # Nothing free that no one else holds. If the chosen slot is held by a transaction still
-                # running (a double submit's twin, which this one must then find committed), wait for it:
-                # should that transaction roll back, the slot is this one's.
+            if row is None:
+                taken = [c[0] for c in claimed.values()] or [0]
+                marks = ", ".join(["%s"] * len(taken))
                 cursor.execute(
-                    f"UPDATE {table} SET booked = %s WHERE id = %s AND booked = %s "  # noqa: S608
-                    "AND withdrawn_at IS NULL AND appointment_type_id = %s AND starts_at > %s "
-                    "RETURNING id, resource_id, ends_at",
-                    [True, slot_id, False, kind.pk, now],
+                    f"UPDATE {table} SET booked = %s WHERE booked = %s AND id = ("  # noqa: S608
+                    f"SELECT o.id FROM {table} o JOIN {table} c ON c.id = %s "
+                    "WHERE o.appointment_type_id = c.appointment_type_id AND o.starts_at = c.starts_at "
+                    "AND (o.release_id = c.release_id OR (o.release_id IS NULL AND c.release_id IS NULL)) "
+                    "AND o.booked = %s AND o.withdrawn_at IS NULL AND o.starts_at > %s "
+                    f"AND o.id NOT IN ({marks}) "
+                    f"ORDER BY o.id LIMIT 1{skip_locked}) RETURNING id, resource_id, ends_at",
+                    [True, False, slot_id, False, now, *taken],
                 )
                 row = cursor.fetchone()
             if row is None:
                 gone.append(slot_id)
-            else:
-                ends_at = row[2]
-                if isinstance(ends_at, str):
-                    ends_at = datetime.fromisoformat(ends_at)
-                if timezone.is_naive(ends_at):
-                    # SQLite keeps aware times as naive UTC text.
-                    ends_at = ends_at.replace(tzinfo=UTC)
-                claimed[slot_id] = (int(row[0]), int(row[1]), ends_at)
+                continue
+            ends_at = row[2]
+            if isinstance(ends_at, str):
+                ends_at = datetime.fromisoformat(ends_at)
+            if timezone.is_naive(ends_at):
+                # SQLite keeps aware times as naive UTC text.
+                ends_at = ends_at.replace(tzinfo=UTC)
+            claimed[slot_id] = (int(row[0]), int(row[1]), ends_at)
     if gone:
         raise SlotTaken(gone)
     return claimed
