@@ -252,6 +252,23 @@ def _standing_order_id(unit: CareUnit, product: Product, day: date) -> int | Non
     return int(row[0]) if row is not None else None
 
 
+def _signings_of_patient_queue(patient: Patient) -> None:
+    """Make a signing for this patient wait for any other one still in progress, before the history is read.
+
+    Under READ COMMITTED two nurses signing doses for the same patient at the same moment would each check
+    their dose against a history without the other's: two doses of the same vaccine minutes apart would both
+    pass as valid, and each would store forecasts missing the other dose. Locking the patient's row (FOR NO
+    KEY UPDATE, which does not block the rows that merely refer to the patient) makes the second one read the
+    history after the first has committed. SQLite has one writer at a time already."""
+    if not connection.features.has_select_for_no_key_update:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_PATIENT_LOCK, [patient.pk])
+
+
+_PATIENT_LOCK = f"SELECT 1 FROM {Patient._meta.db_table} WHERE id = %s FOR NO KEY UPDATE"  # noqa: S608
+
+
 def _decision_support(
     patient: Patient, unit: CareUnit, data: Administration, *, exclude: Vaccination | None = None
 ) -> tuple[Administration, Assessment]:
@@ -260,6 +277,7 @@ def _decision_support(
     A dose that would not count (too young, too soon, live-virus conflict, series complete, ...) may still be
     signed, because it was given, but only with a stated reason, which is stored with the version.
     """
+    _signings_of_patient_queue(patient)
     assessment = assess_dose(
         patient,
         unit.care_provider,
