@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 
@@ -153,6 +153,18 @@ def officer(db: Any) -> User:
 @pytest.fixture
 def outsider(db: Any) -> User:
     return make_staff("outsider", Role.NURSE)
+
+
+# The marks of a PostgreSQL race test: `pytestmark = [*POSTGRES_RACE, ...]`, then `at_once`.
+POSTGRES_RACE = [
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="needs real concurrent connections; SQLite serialises writers, so there is no race to lose",
+    ),
+    # serialized_rollback like the other transactional tests: a plain flush afterwards recreates content
+    # types, which a later serialized-rollback test in the same worker would then insert a second time.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def at_once(calls: Sequence[Callable[..., object]]) -> tuple[list[object], list[BaseException]]:

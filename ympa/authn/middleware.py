@@ -28,8 +28,13 @@ def session_free_partial[View: Callable[..., Any]](view: View) -> View:
     return view
 
 
-def _session_free(request: HttpRequest, view: Callable[..., Any]) -> bool:
-    return bool(getattr(view, SESSION_FREE_PARTIAL, False)) and "HX-Request" in request.headers
+def _staff_user(request: HttpRequest, view: Callable[..., Any]) -> Any | None:
+    """The logged-in user of the request, unless the view's partial is session-free (the session is then
+    not even loaded)."""
+    if getattr(view, SESSION_FREE_PARTIAL, False) and "HX-Request" in request.headers:
+        return None
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
 
 
 class StaffSessionMiddleware:
@@ -49,10 +54,8 @@ class StaffSessionMiddleware:
     def process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
     ) -> HttpResponse | None:
-        if _session_free(request, view):
-            return None
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
+        user = _staff_user(request, view)
+        if user is not None:
             assignment = assignment_for_session(
                 user, request.session.get("assignment_id"), session_care_unit_hsa_ids(request)
             )
@@ -88,10 +91,7 @@ class SessionTimeoutMiddleware:
     def process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
     ) -> HttpResponse | None:
-        if _session_free(request, view):
-            return None
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
+        if _staff_user(request, view) is not None:
             reason = session_timed_out(request)
             if reason is not None:
                 next_url = return_url(request)

@@ -4,9 +4,8 @@ different patients, and nobody is called twice. Also: two check-ins at once get 
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 
-from conftest import actor_of, at_once, make_staff
+from conftest import POSTGRES_RACE, actor_of, at_once, make_staff
 from ympa.authn.models import User
 from ympa.booking.models import QueueEntry, QueueStatus
 from ympa.booking.queue import queue_call_next, walk_in_add
@@ -14,11 +13,7 @@ from ympa.orgs.models import CareUnit
 from ympa.orgs.rights import Role
 
 pytestmark = [
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs real concurrent connections; SQLite serialises writers, so there is no race to lose",
-    ),
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    *POSTGRES_RACE,
     pytest.mark.usefixtures("booking_provider"),
 ]
 

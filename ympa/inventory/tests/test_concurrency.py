@@ -10,10 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
-from conftest import actor_of, at_once, make_staff
+from conftest import POSTGRES_RACE, actor_of, at_once, make_staff
 from ympa.access.models import Action, AuditEvent
 from ympa.authn.models import User
 from ympa.catalog.models import Product
@@ -30,13 +29,7 @@ from ympa.patients.models import Patient
 from ympa.patients.services import PatientDetails, patient_register
 
 pytestmark = [
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs real concurrent connections; SQLite serialises writers, so there is no race to lose",
-    ),
-    # serialized_rollback like the other transactional tests: a plain flush afterwards recreates content
-    # types, which a later serialized-rollback test in the same worker would then insert a second time.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    *POSTGRES_RACE,
 ]
 
 # Decision support may find a repeated dose too soon; it was given, so it is signed with a reason.

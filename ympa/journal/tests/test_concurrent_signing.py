@@ -9,9 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 
-from conftest import actor_of, at_once, make_staff
+from conftest import POSTGRES_RACE, actor_of, at_once, make_staff
 from ympa.authn.models import User
 from ympa.journal import forecasts
 from ympa.journal.models import StoredForecast, Vaccination
@@ -21,11 +20,7 @@ from ympa.orgs.rights import Role
 from ympa.patients.models import Patient
 
 pytestmark = [
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs real concurrent connections; SQLite serialises writers, so there is no race to lose",
-    ),
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    *POSTGRES_RACE,
 ]
 
 OVERRIDE = "Concurrency test: the dose was given"
