@@ -392,7 +392,9 @@ def vaccination_record(
             idempotency_key=idempotency_key,
             sign=sign,
         )
-    except IntegrityError:
+    except (IntegrityError, ValidationError):
+        # A repeat fails on the idempotency constraint, or earlier on a check that the first request's own
+        # dose now fails (its order is fulfilled; decision support finds the dose itself in the history).
         key = (idempotency_key or "").strip()
         existing = _by_key(_user(actor), key) if key else None
         if existing is None:

@@ -15,7 +15,15 @@ from ympa.access.models import Action, AuditEvent
 from ympa.authn.models import User
 from ympa.catalog.models import Product
 from ympa.core.errors import ConflictError, NotPermitted
-from ympa.journal.models import AdverseEvent, EntryStatus, Order, Vaccination, VaccinationVersion, Visit
+from ympa.journal.models import (
+    AdverseEvent,
+    EntryStatus,
+    Order,
+    OrderBasis,
+    Vaccination,
+    VaccinationVersion,
+    Visit,
+)
 from ympa.journal.services import (
     Administration,
     AdverseEventReport,
@@ -157,9 +165,38 @@ def test_idempotency_key_returns_the_first_record(
     assert actions(citizen).count(Action.SIGN) == 1
 
 
+def test_a_repeat_that_its_first_dose_would_now_refuse_returns_the_first_record(
+    nurse_a: User, citizen: Patient, administration: Build, vaccine: Product
+) -> None:
+    """The repeat of a request whose answer was lost: its order was fulfilled by the first one, so it fails
+    that check before it reaches the idempotency constraint; it still gets the first record, not an error."""
+    assignment = nurse_a.assignments.get()
+    order = Order.objects.create(
+        patient=citizen,
+        care_unit=assignment.care_unit,
+        product=vaccine,
+        basis=OrderBasis.INDIVIDUAL,
+        prescriber=nurse_a,
+        prescriber_assignment=assignment,
+        created_by=nurse_a,
+    )
+    actor = actor_of(nurse_a)
+    first = vaccination_record(
+        actor=actor, patient=citizen, data=administration(), order=order, idempotency_key="k-3", sign=True
+    )
+    again = vaccination_record(
+        actor=actor, patient=citizen, data=administration(), order=order, idempotency_key="k-3", sign=True
+    )
+    assert first.pk == again.pk
+    assert Vaccination.objects.count() == 1
+    # Without the key the same request is refused: the order was used.
+    with pytest.raises(ValidationError):
+        vaccination_record(actor=actor, patient=citizen, data=administration(), order=order, sign=True)
+
+
 def test_the_idempotency_lookup_uses_the_partial_unique_index() -> None:
-    """Every recorded dose asks it: a scan of the nurse's every dose cost 35 ms at a million doses (SQLite
-    uses a partial index only when the query repeats the index's condition)."""
+    """A repeat is looked up: a scan of the nurse's every dose cost 35 ms at a million doses (SQLite uses a
+    partial index only when the query repeats the index's condition)."""
     from django.db import connection
 
     from ympa.journal.services import _BY_KEY
