@@ -27,6 +27,8 @@ class Command(BaseCommand):
             "-m",
             "gunicorn",
             "ympa.wsgi:application",
+            "--config",
+            "python:ympa.core.gunicorn_conf",
             "--bind",
             f"{options['host']}:{options['port']}",
             "--workers",
