@@ -296,7 +296,12 @@ class WaitingListEntry(models.Model):
     language = models.CharField(max_length=5, default="sv")
     created_at = models.DateTimeField(default=timezone.now)
     notified_at = models.DateTimeField(null=True, blank=True)
+    # Ended, never deleted: by staff (who and why, from the unit's waiting-list page).
     ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    end_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["created_at"]

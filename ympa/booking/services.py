@@ -44,6 +44,7 @@ from ympa.orgs.rights import Right
 from ympa.patients.models import Guardianship, IdentifierKind, LegalSex, Patient
 
 BOOKING_OBJECT = "booking.booking"
+WAITING_LIST_OBJECT = "booking.waiting_list"
 PERSONAL_NUMBER_KINDS = (IdentifierKind.PERSONNUMMER, IdentifierKind.SAMORDNINGSNUMMER)
 MAX_PERSONS = 8
 _SLOT_TABLE = Slot._meta.db_table
@@ -726,6 +727,41 @@ def waiting_list_join(
         # The same person joined twice at once: the first entry stands.
         raise ConflictError(_("You are already on the waiting list.")) from exc
     return entry
+
+
+@transaction.atomic
+def waiting_list_entry_end(*, actor: Actor, entry: WaitingListEntry, reason: str) -> WaitingListEntry:
+    """Take someone off the unit's waiting list (staff, with the right to manage bookings): the entry is
+    ended with who and why, never deleted. An entry already ended is refused, nothing changed."""
+    _require_staff_right(actor, entry.care_unit_id)
+    why = reason.strip()
+    if not why:
+        raise ValidationError({"reason": _("Say why the entry is ended.")})
+    current = WaitingListEntry.objects.select_for_update().get(pk=entry.pk)
+    if current.ended_at is not None:
+        raise ConflictError(_("This entry has already been taken off the waiting list."), code="ended")
+    current.ended_at = timezone.now()
+    current.ended_by = actor.user
+    current.end_reason = why[:200]
+    current.save(update_fields=["ended_at", "ended_by", "end_reason"])
+    patient = Patient.objects.filter(identifier=current.identity).first()
+    audit_event_record(
+        actor=actor,
+        action=Action.UPDATE,
+        patient=patient,
+        object_type=WAITING_LIST_OBJECT,
+        object_id=str(current.pk),
+        detail={"change": "end", "reason": current.end_reason},
+    )
+    return current
+
+
+@transaction.atomic
+def waiting_list_notify_now(*, actor: Actor, appointment_type: AppointmentType) -> int:
+    """Staff ask for the waiting list to be told now (as after a cancellation): the oldest untold entries,
+    as many as there are free slots. Returns how many were told."""
+    _require_staff_right(actor, appointment_type.care_unit_id)
+    return waiting_list_notify(appointment_type=appointment_type)
 
 
 def free_slots(kind: AppointmentType, now: datetime | None = None) -> int:

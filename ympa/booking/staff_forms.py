@@ -29,3 +29,7 @@ class StatsForm(StyledForm):
         elif start and end and (end - start).days > 366:
             self.add_error("end", _("Choose a period of at most a year."))
         return data
+
+
+class WaitingEndForm(StyledForm):
+    reason = forms.CharField(label=_("Why is the entry ended?"), max_length=200)

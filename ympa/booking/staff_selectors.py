@@ -1,5 +1,5 @@
 """Reads for the unit's staff: the day's bookings, the bookings that must be rebooked, free slots, and the
-booking statistics (aggregates only). Each is scoped to the actor's care unit."""
+booking statistics (aggregates only), and the waiting lists. Each is scoped to the actor's care unit."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate, TruncWeek
 from django.utils import timezone
 
-from ympa.booking.models import Booking, BookingStatus, Slot
+from ympa.booking.models import AppointmentType, Booking, BookingStatus, Slot, WaitingListEntry
 from ympa.core.actor import Actor
+from ympa.patients.models import Patient
 
 
 def _unit_id(actor: Actor) -> int | None:
@@ -203,3 +204,107 @@ def _periods(start: date, end: date, weekly: bool) -> list[date]:
         periods.append(current)
         current += step
     return periods
+
+
+# --- waiting list -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An open waiting-list entry as the unit's staff see it. `patient` is the registered patient with the
+    entry's identity, if any (contact details are not shown for a protected identity); `booked_at` is when
+    that person booked a time of the type after joining, if they did (the entry can then be ended)."""
+
+    entry: WaitingListEntry
+    position: int
+    patient: Patient | None
+    booked_at: datetime | None
+
+    @property
+    def identity_display(self) -> str:
+        value = self.entry.identity
+        return f"{value[:8]}-{value[8:]}" if len(value) == 12 and value.isdigit() else value
+
+    @property
+    def contact_hidden(self) -> bool:
+        return self.patient is not None and self.patient.protected_identity
+
+
+@dataclass(frozen=True)
+class WaitingForType:
+    appointment_type: AppointmentType
+    free_slots: int
+    waiting: list[Waiting]
+
+    @property
+    def untold(self) -> int:
+        return sum(1 for w in self.waiting if w.entry.notified_at is None)
+
+
+def waiting_lists(*, actor: Actor, now: datetime | None = None) -> list[WaitingForType]:
+    """The unit's open waiting-list entries per appointment type, oldest first, with each type's bookable
+    free slots. Four queries however long the lists are."""
+    unit_id = _unit_id(actor)
+    if unit_id is None:
+        return []
+    moment = now or timezone.now()
+    entries = list(
+        WaitingListEntry.objects.filter(care_unit_id=unit_id, ended_at__isnull=True)
+        .select_related("appointment_type")
+        .order_by("appointment_type__name", "appointment_type_id", "created_at")
+    )
+    if not entries:
+        return []
+    identities = {entry.identity for entry in entries}
+    patients = {p.identifier: p for p in Patient.objects.filter(identifier__in=identities)}
+    # The first booking of each (identity, type) made since the oldest entry joined; compared per entry below.
+    booked: dict[tuple[str, int], list[datetime]] = {}
+    for identifier, kind_id, created in (
+        Booking.objects.filter(
+            care_unit_id=unit_id,
+            patient__identifier__in=identities,
+            appointment_type_id__in={entry.appointment_type_id for entry in entries},
+            created_at__gte=min(entry.created_at for entry in entries),
+        )
+        .exclude(status=BookingStatus.CANCELLED)
+        .values_list("patient__identifier", "appointment_type_id", "created_at")
+    ):
+        booked.setdefault((identifier, kind_id), []).append(created)
+    free = dict(
+        Slot.objects.filter(
+            care_unit_id=unit_id,
+            appointment_type_id__in={entry.appointment_type_id for entry in entries},
+            booked=False,
+            withdrawn_at__isnull=True,
+            starts_at__gt=moment,
+        )
+        .filter(Q(release__isnull=True) | Q(release__release_at__lte=moment))
+        .values("appointment_type_id")
+        .annotate(n=Count("id"))
+        .values_list("appointment_type_id", "n")
+    )
+    lists: list[WaitingForType] = []
+    for entry in entries:
+        if not lists or lists[-1].appointment_type.pk != entry.appointment_type_id:
+            kind = entry.appointment_type
+            lists.append(WaitingForType(appointment_type=kind, free_slots=free.get(kind.pk, 0), waiting=[]))
+        since = [
+            at for at in booked.get((entry.identity, entry.appointment_type_id), []) if at >= entry.created_at
+        ]
+        current = lists[-1]
+        current.waiting.append(
+            Waiting(
+                entry=entry,
+                position=len(current.waiting) + 1,
+                patient=patients.get(entry.identity),
+                booked_at=min(since) if since else None,
+            )
+        )
+    return lists
+
+
+def waiting_entry_for_staff(*, actor: Actor, entry_id: UUID) -> WaitingListEntry | None:
+    unit_id = _unit_id(actor)
+    if unit_id is None:
+        return None
+    return WaitingListEntry.objects.filter(pk=entry_id, care_unit_id=unit_id).first()

@@ -1,5 +1,5 @@
-"""The unit's day of bookings (per resource, with rebooking, no-show marking and cancelling) and the booking
-statistics."""
+"""The unit's day of bookings (per resource, with rebooking, no-show marking and cancelling), its waiting
+lists, and the booking statistics."""
 
 from __future__ import annotations
 
@@ -17,15 +17,22 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ympa.access.routes import no_patient_data, returns_patient_data
 from ympa.access.services import patient_access, patient_access_many
 from ympa.authn.decorators import staff_view
 from ympa.authn.request import StaffRequest
-from ympa.booking.models import Booking, Slot
-from ympa.booking.services import booking_cancel, booking_mark_no_show, booking_rebook
-from ympa.booking.staff_forms import CancelForm, StatsForm
+from ympa.booking.models import AppointmentType, Booking, Slot
+from ympa.booking.services import (
+    booking_cancel,
+    booking_mark_no_show,
+    booking_rebook,
+    waiting_list_entry_end,
+    waiting_list_notify_now,
+)
+from ympa.booking.staff_forms import CancelForm, StatsForm, WaitingEndForm
 from ympa.booking.staff_selectors import (
     BookingStats,
     StatsRow,
@@ -35,6 +42,8 @@ from ympa.booking.staff_selectors import (
     day_bookings,
     day_bounds,
     rebook_choices,
+    waiting_entry_for_staff,
+    waiting_lists,
 )
 from ympa.core.errors import ConflictError, NotPermitted
 from ympa.orgs.rights import Right
@@ -174,6 +183,75 @@ def day_cancel(request: StaffRequest, booking_id: UUID) -> HttpResponse:
             request, _("The booking of %(name)s is cancelled.") % {"name": booking.patient.full_name}
         )
     return redirect(back)
+
+
+# --- waiting list ------------------------------------------------------------------------------------
+
+
+@returns_patient_data
+@staff_view(right=Right.MANAGE_BOOKINGS)
+@require_GET
+def waiting_list(request: StaffRequest) -> HttpResponse:
+    lists = waiting_lists(actor=request.actor)
+    # Read rows for the registered patients shown; an identity no patient has is not in the record.
+    patient_access_many(
+        actor=request.actor,
+        patients=[w.patient for kind in lists for w in kind.waiting if w.patient is not None],
+        object_type="booking.waiting_list",
+    )
+    return render(
+        request,
+        "booking/staff/waiting.html",
+        {"lists": lists, "now": timezone.now(), "end_form": WaitingEndForm()},
+    )
+
+
+@returns_patient_data
+@staff_view(right=Right.MANAGE_BOOKINGS)
+@require_POST
+def waiting_end(request: StaffRequest, entry_id: UUID) -> HttpResponse:
+    entry = waiting_entry_for_staff(actor=request.actor, entry_id=entry_id)
+    if entry is None:
+        raise Http404
+    form = WaitingEndForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Say why the entry is ended."))
+        return redirect("booking:waiting_list")
+    try:
+        waiting_list_entry_end(actor=request.actor, entry=entry, reason=form.cleaned_data["reason"])
+    except ConflictError as exc:
+        messages.error(request, exc.message)
+    except NotPermitted as exc:
+        return render(request, "403.html", {"message": exc.message}, status=403)
+    else:
+        messages.success(request, _("The entry is taken off the waiting list."))
+    return redirect("booking:waiting_list")
+
+
+@no_patient_data("tells the oldest waiting entries of a type that times are free; shows no one")
+@staff_view(right=Right.MANAGE_BOOKINGS)
+@require_POST
+def waiting_notify(request: StaffRequest, type_id: int) -> HttpResponse:
+    kind = AppointmentType.objects.filter(pk=type_id, care_unit_id=request.assignment.care_unit_id).first()
+    if kind is None:
+        raise Http404
+    try:
+        told = waiting_list_notify_now(actor=request.actor, appointment_type=kind)
+    except NotPermitted as exc:
+        return render(request, "403.html", {"message": exc.message}, status=403)
+    if told:
+        messages.success(
+            request,
+            ngettext(
+                "%(n)s person on the waiting list was told that times are free.",
+                "%(n)s people on the waiting list were told that times are free.",
+                told,
+            )
+            % {"n": told},
+        )
+    else:
+        messages.info(request, _("No one was told: there are no free times, or everyone has been told."))
+    return redirect("booking:waiting_list")
 
 
 # --- statistics --------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Calls for `access/tests/test_route_declarations.py` (see `route_calls.py`): the mass-vaccination desk and
-the staff's day of bookings, each acting on Tolvan at clinic A."""
+the staff's day of bookings and waiting list, each acting on Tolvan at clinic A."""
 
 from __future__ import annotations
 
@@ -116,6 +116,20 @@ def _day_url(name: str, days: int = 0) -> Any:
     return url
 
 
+def _waiting(record: Any) -> Any:
+    """Tolvan on the waiting list of the unit's appointment type (open: a new entry once one has ended)."""
+    from ympa.booking.models import AppointmentType, WaitingListEntry
+
+    kind, _created = AppointmentType.objects.get_or_create(care_unit=_unit(record), name="Route calls")
+    entry, _created = WaitingListEntry.objects.get_or_create(
+        appointment_type=kind,
+        identity=record.patient.identifier,
+        ended_at=None,
+        defaults={"care_unit": kind.care_unit, "contact_email": "tolvan@example.se"},
+    )
+    return entry
+
+
 def _free_slot(record: Any) -> dict[str, Any]:
     start = timezone.localtime().replace(hour=8, minute=0, second=0, microsecond=0) + timedelta(days=2)
     return {"slot": _slot(record, start).pk}
@@ -145,6 +159,18 @@ def calls() -> dict[str, tuple[Any, ...]]:
         "booking:day_rebook": (
             Call("GET", _day_url("day_rebook", days=1), 200),
             Call("POST", _day_url("day_rebook", days=1), 302, Action.UPDATE, _free_slot),
+        ),
+        "booking:waiting_list": (
+            Call("GET", lambda r: _waiting(r) and reverse("booking:waiting_list"), 200),
+        ),
+        "booking:waiting_end": (
+            Call(
+                "POST",
+                lambda r: reverse("booking:waiting_end", args=[_waiting(r).pk]),
+                302,
+                Action.UPDATE,
+                lambda r: {"reason": "Bokad per telefon"},
+            ),
         ),
         "booking:day_no_show": (Call("POST", _day_url("day_no_show", days=-1), 302, Action.UPDATE),),
         "booking:day_cancel": (
