@@ -18,8 +18,8 @@ from django.utils.safestring import SafeString, mark_safe
 from ympa.access.models import Action
 from ympa.access.services import audit_event_build, audit_events_save
 from ympa.booking.models import AppointmentType, Audience, Booking, BookingStatus, Slot
-from ympa.booking.services import PERSONAL_NUMBER_KINDS, forecast_earliest, group_tokens, uses_booking
-from ympa.booking.tokens import token_digest
+from ympa.booking.services import PERSONAL_NUMBER_KINDS, forecast_earliest, uses_booking
+from ympa.booking.tokens import group_tokens, token_digest
 from ympa.core.actor import Actor
 from ympa.core.microcache import MicroCache
 from ympa.orgs.models import CareUnit

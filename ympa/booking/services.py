@@ -9,7 +9,7 @@ two patients racing for the last slot cannot both win, whatever the timing.
 from __future__ import annotations
 
 import copy
-import secrets
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -33,7 +33,7 @@ from ympa.booking.models import (
     SlotRelease,
     WaitingListEntry,
 )
-from ympa.booking.tokens import token_digest, token_new
+from ympa.booking.tokens import group_secret, group_secret_matching, group_tokens, token_digest, token_new
 from ympa.core import rows
 from ympa.core.actor import Actor, ActorKind
 from ympa.core.errors import ConflictError, NotPermitted
@@ -43,17 +43,13 @@ from ympa.orgs.models import CareUnit
 from ympa.orgs.rights import Right
 from ympa.patients.models import Guardianship, IdentifierKind, LegalSex, Patient
 
+logger = logging.getLogger(__name__)
+
 BOOKING_OBJECT = "booking.booking"
 WAITING_LIST_OBJECT = "booking.waiting_list"
 PERSONAL_NUMBER_KINDS = (IdentifierKind.PERSONNUMMER, IdentifierKind.SAMORDNINGSNUMMER)
 MAX_PERSONS = 8
 _SLOT_TABLE = Slot._meta.db_table
-
-
-def group_tokens(base: str, count: int) -> list[str]:
-    """The personal links of a group booked together: the first person's is the base secret, the others'
-    are derived from it, so the first link can open each person's declaration and check-in pages."""
-    return [base] + [f"{base}.{index}" for index in range(1, count)]
 
 
 class SlotTaken(ConflictError):
@@ -464,7 +460,7 @@ def _booking_create(
         claimed[chosen] = slot_id
     for patient in new:
         patient.save(force_insert=True)
-    tokens = group_tokens(token_new()[0], len(persons))
+    tokens = group_tokens(group_secret(group), len(persons))
     bookings = []
     for index, (chosen, patient) in enumerate(zip(slot_ids, patients, strict=True)):
         slot_id = claimed[chosen]
@@ -514,7 +510,7 @@ def _booking_create(
     ]
     audit_events_save(events)
     if clean.phone or clean.email:
-        _confirm_after_commit(group, tokens)
+        _confirm_after_commit(group)
     for booking, token in zip(bookings, tokens, strict=True):
         # Handed to the caller for the personal link; never stored.
         booking.token = token  # type: ignore[attr-defined]
@@ -537,10 +533,11 @@ def _insert_new(bookings: list[Booking]) -> int:
         return len(cursor.fetchall())
 
 
-def _confirm_after_commit(group: UUID, tokens: list[str]) -> None:
+def _confirm_after_commit(group: UUID) -> None:
     from ympa.booking.tasks import send_booking_confirmation
 
-    transaction.on_commit(lambda: send_booking_confirmation.enqueue(str(group), tokens))
+    # Only the group's id: the task derives the link's secret again (see ympa.booking.tokens).
+    transaction.on_commit(lambda: send_booking_confirmation.enqueue(str(group)))
 
 
 # --- after booking ------------------------------------------------------------------------------------
@@ -629,7 +626,7 @@ def booking_rebook(*, actor: Actor, booking: Booking, slot: Slot) -> Booking:
     current.cancelled_at = now
     current.status_changed_at = now
     current.cancel_reason = _("Rebooked")[:200]
-    current.token_hash = token_digest(secrets.token_urlsafe(24))
+    current.token_hash = token_new()[1]
     current.save(update_fields=["status", "cancelled_at", "status_changed_at", "cancel_reason", "token_hash"])
     _release_slot(current.slot_id)
     try:
@@ -821,9 +818,10 @@ def waiting_list_notify(*, appointment_type: AppointmentType) -> int:
 
 # The confirmation's wording lives here with the rules; the task only calls it.
 @transaction.atomic
-def booking_confirmation_send(*, group: str, tokens: list[str]) -> int:
+def booking_confirmation_send(*, group: str) -> int:
     """Queue the confirmation of a group of bookings (e-mail with the calendar file, and/or SMS with the
-    personal link). Idempotent: bookings already confirmed are skipped, under a row lock."""
+    personal link, whose secret is derived again from the group's id). Idempotent: bookings already
+    confirmed are skipped, under a row lock."""
     from django.conf import settings
     from django.urls import reverse
     from django.utils import translation
@@ -840,7 +838,13 @@ def booking_confirmation_send(*, group: str, tokens: list[str]) -> int:
     if not bookings:
         return 0
     first = bookings[0]
-    link = settings.PUBLIC_URL + reverse("public_booking:manage", args=[tokens[0]])
+    base = group_secret_matching(first.group, {b.token_hash for b in bookings}, MAX_PERSONS)
+    if base is None:
+        # The secret key changed since booking and the old one is not among the fallbacks: the link could
+        # not be computed, and a confirmation with a dead link would be worse than none.
+        logger.error("booking group %s: no secret key gives its link; confirmation not sent", group)
+        return 0
+    link = settings.PUBLIC_URL + reverse("public_booking:manage", args=[base])
     now = timezone.now()
     with translation.override(first.language):
         lines = [

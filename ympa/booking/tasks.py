@@ -11,8 +11,8 @@ from ympa.booking.services import booking_confirmation_send, waiting_list_notify
 
 
 @task()
-def send_booking_confirmation(group: str, tokens: list[str]) -> int:
-    return booking_confirmation_send(group=group, tokens=tokens)
+def send_booking_confirmation(group: str) -> int:
+    return booking_confirmation_send(group=group)
 
 
 @task()

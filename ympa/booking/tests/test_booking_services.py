@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from ympa.booking.services import (
     Contact,
     SlotTaken,
     booking_cancel,
+    booking_confirmation_send,
     booking_create,
     booking_mark_attended,
     booking_mark_no_show,
@@ -38,6 +40,7 @@ from ympa.booking.services import (
     waiting_list_join,
     waiting_list_notify,
 )
+from ympa.booking.tokens import token_digest
 from ympa.core.actor import Actor
 from ympa.core.errors import ConflictError, NotPermitted
 from ympa.journal.forecasts import schedule_key
@@ -298,14 +301,98 @@ def test_staff_marks_attended_and_no_show(
     )
 
 
+def _booked_with_contact(
+    citizen: Patient, appointment_type: AppointmentType, slot: Slot, callbacks_capture: Any
+) -> tuple[Booking, list[Callable[[], object]]]:
+    with callbacks_capture(execute=False) as callbacks:
+        [booking] = booking_create(
+            actor=tolvan(),
+            appointment_type=appointment_type,
+            persons=[me(slot, citizen)],
+            contact=Contact(email="tolvan@example.se"),
+            idempotency_key="",
+            channel=BookingChannel.PUBLIC,
+        )
+    return booking, list(callbacks)
+
+
+def test_the_confirmation_task_carries_no_link_secret(
+    citizen: Patient,
+    appointment_type: AppointmentType,
+    make_slots: Callable[..., list[Slot]],
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ympa.booking import tasks
+
+    queued: list[tuple[object, ...]] = []
+    monkeypatch.setattr(
+        tasks, "send_booking_confirmation", SimpleNamespace(enqueue=lambda *a: queued.append(a))
+    )
+    booking, callbacks = _booked_with_contact(
+        citizen, appointment_type, make_slots(1)[0], django_capture_on_commit_callbacks
+    )
+    link_secret = booking.token  # type: ignore[attr-defined]
+    for callback in callbacks:
+        callback()
+
+    # The queue (and the task's stored result) holds the group's id only.
+    assert queued == [(str(booking.group),)]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert booking_confirmation_send(group=str(booking.group)) == 1
+    [email] = mail.outbox
+    # The task derived the same link the booking answer gave, and it opens the booking.
+    assert f"/boka/min-bokning/{link_secret}/" in email.body
+    assert token_digest(link_secret) == Booking.objects.get(pk=booking.pk).token_hash
+
+
+def test_a_confirmation_queued_before_the_secret_key_changed(
+    citizen: Patient,
+    appointment_type: AppointmentType,
+    make_slots: Callable[..., list[Slot]],
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The confirmation's task is not run here (its callback is not executed): the test calls the service.
+    slots = make_slots(2)
+    first, _ = _booked_with_contact(citizen, appointment_type, slots[0], django_capture_on_commit_callbacks)
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    # With the old key among the fallbacks, the link still works.
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert booking_confirmation_send(group=str(first.group)) == 1
+    assert f"/boka/min-bokning/{first.token}/" in mail.outbox[0].body  # type: ignore[attr-defined]
+    # Without it, no confirmation with a dead link: nothing sent, the booking still unconfirmed, an error.
+    settings.SECRET_KEY_FALLBACKS = []
+    second = booking_create(
+        actor=Actor.citizen("194910172396", "Vera"),
+        appointment_type=appointment_type,
+        persons=[
+            BookingPerson(slot_id=slots[1].pk, identifier="194910172396", given_name="Vera", family_name="T")
+        ],
+        contact=Contact(email="vera@example.se"),
+        idempotency_key="",
+        channel=BookingChannel.PUBLIC,
+    )[0]
+    settings.SECRET_KEY = old_key
+    with (
+        caplog.at_level("ERROR", logger="ympa.booking.services"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert booking_confirmation_send(group=str(second.group)) == 0
+    assert "no secret key gives its link" in caplog.text
+    assert Booking.objects.get(pk=second.pk).confirmation_sent_at is None
+    assert len(mail.outbox) == 1
+
+
 def test_confirmation_is_sent_after_commit_once(
     citizen: Patient,
     appointment_type: AppointmentType,
     make_slots: Callable[..., list[Slot]],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    from ympa.booking.services import booking_confirmation_send
-
     slot = make_slots(1)[0]
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         [booking] = booking_create(
@@ -328,7 +415,7 @@ def test_confirmation_is_sent_after_commit_once(
     assert name == "booking.ics" and mime == "text/calendar" and "BEGIN:VEVENT" in content
     assert "/boka/min-bokning/" in email.body
     # A retry sends nothing more.
-    assert booking_confirmation_send(group=str(booking.group), tokens=["x"]) == 0
+    assert booking_confirmation_send(group=str(booking.group)) == 0
     assert Message.objects.count() == 1
     # The link's secret does not stay in the database once sent.
     assert "/boka/min-bokning/" not in Message.objects.get().body
