@@ -26,7 +26,7 @@ from ympa.booking.schedule import (
     slot_release_create,
     slots_generate,
 )
-from ympa.booking.services import BookingPerson, Contact, booking_create
+from ympa.booking.services import BookingPerson, Contact, booking_create, waiting_list_join
 from ympa.catalog.models import Product
 from ympa.core.actor import Actor, Channel
 from ympa.core.dates import SWEDEN
@@ -142,6 +142,14 @@ def demo_booking(demo: Demo, today: date) -> None:
             contact=Contact(),
             idempotency_key=f"demo-{patient.pk}",
             channel="staff",
+        )
+    # No covid-19 time is bookable before the release: two people wait on its list (the staff's "Waiting
+    # list"; the numbers are from the range kept for fiction).
+    for patient, phone in zip(adults[:2], ("070-174 06 51", "070-174 06 52"), strict=False):
+        waiting_list_join(
+            actor=Actor.citizen(patient.identifier, patient.full_name),
+            appointment_type=covid,
+            contact=Contact(phone=phone),
         )
     # Today's queue: three walk-ins, one of whom declares an allergy the nurse must see before vaccinating.
     arrivals = [walk_in_add(actor=reception, identifier=p.identifier) for p in adults[6:9]]

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ympa.access.models import AuditEvent
 from ympa.authn.models import ApiToken, User
+from ympa.booking.models import WaitingListEntry
 from ympa.core.demo import STAFF, STOCK_DAYS, demo_load, demo_print_logins
 from ympa.inventory.models import FlagKind, Movement, MovementKind, StockFlag
 from ympa.inventory.selectors import stock_verify, to_order, unit_balances
@@ -42,6 +43,7 @@ def test_demo_is_complete_and_idempotent() -> None:
     assert Vaccination.objects.filter(versions__number=2).exists()
     assert AdverseEvent.objects.exists()
     assert AuditEvent.objects.count() > vaccinations
+    assert WaitingListEntry.objects.filter(ended_at__isnull=True).count() == 2
 
     counts = (Patient.objects.count(), Vaccination.objects.count(), AuditEvent.objects.count())
     assert demo_load() == (False, 200, vaccinations)
