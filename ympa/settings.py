@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,8 @@ else:
         f"Configuration error: YMPA_TASKS_URL={_tasks_url!r} (use sqlite:///, redis:// or immediate)"
     )
 HUEY["consumer"] = {"workers": env_int("YMPA_WORKER_THREADS", 2), "worker_type": "thread"}
+# How long the queue keeps the record of a finished task (ympa.core.task_results).
+TASK_RESULTS_KEEP = timedelta(days=env_int("YMPA_TASK_RESULTS_DAYS", 7))
 
 # E-mail through Django's own mail backends: SMTP when a host is configured, otherwise files under var/mail
 # (YMPA_EMAIL_BACKEND=console prints them instead).
