@@ -18,6 +18,7 @@ from uuid import UUID, uuid4
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -761,18 +762,16 @@ def waiting_list_notify_now(*, actor: Actor, appointment_type: AppointmentType) 
     return waiting_list_notify(appointment_type=appointment_type)
 
 
-def free_slots(kind: AppointmentType, now: datetime | None = None) -> int:
-    """How many slots of the type anyone could book now (released, in the future, free)."""
-    from django.db.models import Q
-
-    moment = now or timezone.now()
-    return (
-        Slot.objects.filter(
-            appointment_type=kind, booked=False, withdrawn_at__isnull=True, starts_at__gt=moment
-        )
-        .filter(Q(release__isnull=True) | Q(release__release_at__lte=moment))
-        .count()
+def bookable_free(slots: QuerySet[Slot], moment: datetime) -> QuerySet[Slot]:
+    """Those of `slots` anyone could book at `moment`: released, in the future, free."""
+    return slots.filter(booked=False, withdrawn_at__isnull=True, starts_at__gt=moment).filter(
+        Q(release__isnull=True) | Q(release__release_at__lte=moment)
     )
+
+
+def free_slots(kind: AppointmentType, now: datetime | None = None) -> int:
+    """How many slots of the type anyone could book now."""
+    return bookable_free(Slot.objects.filter(appointment_type=kind), now or timezone.now()).count()
 
 
 @transaction.atomic

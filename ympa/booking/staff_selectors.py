@@ -12,6 +12,7 @@ from django.db.models.functions import TruncDate, TruncWeek
 from django.utils import timezone
 
 from ympa.booking.models import AppointmentType, Booking, BookingStatus, Slot, WaitingListEntry
+from ympa.booking.services import bookable_free
 from ympa.core.actor import Actor
 from ympa.patients.models import Patient
 
@@ -257,7 +258,7 @@ def waiting_lists(*, actor: Actor, now: datetime | None = None) -> list[WaitingF
         return []
     identities = {entry.identity for entry in entries}
     patients = {p.identifier: p for p in Patient.objects.filter(identifier__in=identities)}
-    # The first booking of each (identity, type) made since the oldest entry joined; compared per entry below.
+    # The bookings of each (identity, type) made since the oldest entry joined; each entry takes its own.
     booked: dict[tuple[str, int], list[datetime]] = {}
     for identifier, kind_id, created in (
         Booking.objects.filter(
@@ -271,14 +272,12 @@ def waiting_lists(*, actor: Actor, now: datetime | None = None) -> list[WaitingF
     ):
         booked.setdefault((identifier, kind_id), []).append(created)
     free = dict(
-        Slot.objects.filter(
-            care_unit_id=unit_id,
-            appointment_type_id__in={entry.appointment_type_id for entry in entries},
-            booked=False,
-            withdrawn_at__isnull=True,
-            starts_at__gt=moment,
+        bookable_free(
+            Slot.objects.filter(
+                care_unit_id=unit_id, appointment_type_id__in={entry.appointment_type_id for entry in entries}
+            ),
+            moment,
         )
-        .filter(Q(release__isnull=True) | Q(release__release_at__lte=moment))
         .values("appointment_type_id")
         .annotate(n=Count("id"))
         .values_list("appointment_type_id", "n")
