@@ -393,16 +393,9 @@ def test_confirmation_is_sent_after_commit_once(
     make_slots: Callable[..., list[Slot]],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    slot = make_slots(1)[0]
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        [booking] = booking_create(
-            actor=tolvan(),
-            appointment_type=appointment_type,
-            persons=[me(slot, citizen)],
-            contact=Contact(email="tolvan@example.se"),
-            idempotency_key="",
-            channel=BookingChannel.PUBLIC,
-        )
+    booking, callbacks = _booked_with_contact(
+        citizen, appointment_type, make_slots(1)[0], django_capture_on_commit_callbacks
+    )
     # Nothing before commit.
     assert not Message.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
