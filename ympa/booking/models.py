@@ -296,7 +296,8 @@ class WaitingListEntry(models.Model):
     language = models.CharField(max_length=5, default="sv")
     created_at = models.DateTimeField(default=timezone.now)
     notified_at = models.DateTimeField(null=True, blank=True)
-    # Ended, never deleted: by staff (who and why, from the unit's waiting-list page).
+    # Ended, never deleted: by staff (who and why, from the unit's waiting-list page), or by no one when the
+    # person has booked a time of the type since joining (services.BOOKED_SINCE, found when the list is told).
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

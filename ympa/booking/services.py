@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 BOOKING_OBJECT = "booking.booking"
 WAITING_LIST_OBJECT = "booking.waiting_list"
+# The end reason of a waiting-list entry whose person booked a time of the type after joining.
+BOOKED_SINCE = "booked since joining"
 PERSONAL_NUMBER_KINDS = (IdentifierKind.PERSONNUMMER, IdentifierKind.SAMORDNINGSNUMMER)
 MAX_PERSONS = 8
 _SLOT_TABLE = Slot._meta.db_table
@@ -777,13 +779,24 @@ def free_slots(kind: AppointmentType, now: datetime | None = None) -> int:
 @transaction.atomic
 def waiting_list_notify(*, appointment_type: AppointmentType) -> int:
     """Tell the oldest waiting entries (as many as there are free slots) that times are free. Each entry is
-    told once (`notified_at`, under a row lock); returns how many were told."""
+    told once (`notified_at`, under a row lock); returns how many were told.
+
+    Someone who has booked a time of the type since joining is not told: their entry is ended first (by no
+    one, reason `BOOKED_SINCE`). This is done here, where it costs nothing to the booking itself."""
     from django.conf import settings
     from django.urls import reverse
     from django.utils import translation
 
     from ympa.notify.services import email_queue, sms_queue
 
+    booked_since = Booking.objects.filter(
+        appointment_type=appointment_type,
+        patient__identifier=OuterRef("identity"),
+        created_at__gte=OuterRef("created_at"),
+    ).exclude(status=BookingStatus.CANCELLED)
+    WaitingListEntry.objects.filter(appointment_type=appointment_type, ended_at__isnull=True).filter(
+        Exists(booked_since)
+    ).update(ended_at=timezone.now(), end_reason=BOOKED_SINCE)
     free = free_slots(appointment_type)
     if free == 0:
         return 0

@@ -28,6 +28,7 @@ from ympa.booking.models import (
     WaitingListEntry,
 )
 from ympa.booking.services import (
+    BOOKED_SINCE,
     BookingPerson,
     Contact,
     SlotTaken,
@@ -299,6 +300,27 @@ def test_staff_marks_attended_and_no_show(
     assert (
         booking_mark_no_show(actor=actor_of(receptionist_a), booking=booking).status == BookingStatus.NO_SHOW
     )
+
+
+def test_someone_who_booked_since_joining_is_not_told_and_leaves_the_list(
+    citizen: Patient, appointment_type: AppointmentType, make_slots: Callable[..., list[Slot]]
+) -> None:
+    slots = make_slots(2)
+    waiting_list_join(
+        actor=tolvan(), appointment_type=appointment_type, contact=Contact(email="t@example.se")
+    )
+    book(appointment_type, me(slots[0], citizen))
+    waiting = Actor.citizen("194910172398", "Waiting")
+    waiting_list_join(actor=waiting, appointment_type=appointment_type, contact=Contact(email="w@example.se"))
+
+    # One time is free: it goes to the one still waiting, not to Tolvan, who has booked.
+    assert waiting_list_notify(appointment_type=appointment_type) == 1
+
+    ended = WaitingListEntry.objects.get(identity=TOLVAN)
+    assert ended.notified_at is None and ended.ended_at is not None
+    assert ended.ended_by is None and ended.end_reason == BOOKED_SINCE
+    assert list(Message.objects.values_list("to", flat=True)) == ["w@example.se"]
+    assert WaitingListEntry.objects.get(identity="194910172398").ended_at is None
 
 
 def _booked_with_contact(
