@@ -697,6 +697,7 @@ def demo_print_logins(out: OutputWrapper | TextIO, *, base_url: str) -> None:
         f"\nCitizens log in with BankID at {base_url}/citizen/ (e.g. Tolvan Tolvansson, 191212121212).\n"
         f"Open {base_url}/ and search for {TOLVAN} (Tolvan Tolvansson). The Patient Data Act needs a care\n"
         "relation: register one (e.g. 'Vaccination') on the patient's page before the record opens.\n"
-        f"Public booking (no login): {base_url}/boka/ . Vaccinkliniken City's schedule, queue, reception\n"
-        "and mass-vaccination desk are under the menu 'Bokning' (adam.admin, rita.reception, sara.ssk).\n"
+        f"Public booking (no login): {base_url}/boka/ . Vaccinkliniken City's schedule, queue, reception,\n"
+        "waiting list and mass-vaccination desk are under the menu 'Bokning' (adam.admin, rita.reception,\n"
+        "sara.ssk).\n"
     )
