@@ -706,18 +706,55 @@ def waiting_list_join(
 ) -> WaitingListEntry:
     """Put the identified person on the type's waiting list (once: joining again updates the contact)."""
     _require_bookable_type(actor, appointment_type)
-    clean = contact_clean(contact, required=True)
+    return _waiting_list_put(appointment_type, actor.identity, contact_clean(contact, required=True))
+
+
+@transaction.atomic
+def waiting_list_add(
+    *, actor: Actor, appointment_type: AppointmentType, identifier: str, contact: Contact
+) -> WaitingListEntry:
+    """Staff put someone on the type's waiting list, e.g. a caller who found no free time: by personnummer
+    or samordningsnummer, with a mobile number or e-mail address to tell them by. Logged for a registered
+    patient."""
+    _require_staff_right(actor, appointment_type.care_unit_id)
+    errors: dict[str, str] = {}
+    identity = ""
+    try:
+        parsed = parse_patient_identifier(identifier)
+    except IdentifierError as exc:
+        errors["identifier"] = exc.message(current_language())
+    else:
+        if parsed.kind in PERSONAL_NUMBER_KINDS:
+            identity = parsed.value
+        else:
+            errors["identifier"] = _("Enter a personal identity number or a coordination number.")
+    try:
+        clean = contact_clean(contact, required=True)
+    except ValidationError as exc:
+        errors.update({field: " ".join(messages) for field, messages in exc.message_dict.items()})
+    if errors:
+        raise ValidationError(errors)
+    entry = _waiting_list_put(appointment_type, identity, clean)
+    audit_event_record(
+        actor=actor,
+        action=Action.CREATE,
+        patient=Patient.objects.filter(identifier=identity).first(),
+        object_type=WAITING_LIST_OBJECT,
+        object_id=str(entry.pk),
+        detail={"change": "add", "appointment_type": appointment_type.pk},
+    )
+    return entry
+
+
+def _waiting_list_put(kind: AppointmentType, identity: str, clean: Contact) -> WaitingListEntry:
+    """The person's open entry on the type's list with these contact details, created if there is none."""
     entry = (
         WaitingListEntry.objects.select_for_update()
-        .filter(appointment_type=appointment_type, identity=actor.identity, ended_at__isnull=True)
+        .filter(appointment_type=kind, identity=identity, ended_at__isnull=True)
         .first()
     )
     if entry is None:
-        entry = WaitingListEntry(
-            care_unit_id=appointment_type.care_unit_id,
-            appointment_type=appointment_type,
-            identity=actor.identity,
-        )
+        entry = WaitingListEntry(care_unit_id=kind.care_unit_id, appointment_type=kind, identity=identity)
     entry.contact_phone, entry.contact_email, entry.language = clean.phone, clean.email, clean.language
     entry.notified_at = None
     try:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -33,3 +35,14 @@ class StatsForm(StyledForm):
 
 class WaitingEndForm(StyledForm):
     reason = forms.CharField(label=_("Why is the entry ended?"), max_length=200)
+
+
+class WaitingAddForm(StyledForm):
+    appointment_type = forms.TypedChoiceField(label=_("Appointment type"), coerce=int)
+    identifier = forms.CharField(label=_("Personal identity number"), max_length=20)
+    phone = forms.CharField(label=_("Mobile number"), max_length=30, required=False)
+    email = forms.CharField(label=_("E-mail"), max_length=254, required=False)
+
+    def __init__(self, *args: Any, types: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["appointment_type"].choices = types  # type: ignore[attr-defined]

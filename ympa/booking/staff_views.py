@@ -24,15 +24,17 @@ from ympa.access.routes import no_patient_data, returns_patient_data
 from ympa.access.services import patient_access, patient_access_many
 from ympa.authn.decorators import staff_view
 from ympa.authn.request import StaffRequest
-from ympa.booking.models import AppointmentType, Booking, Slot
+from ympa.booking.models import AppointmentType, Audience, Booking, Slot
 from ympa.booking.services import (
+    Contact,
     booking_cancel,
     booking_mark_no_show,
     booking_rebook,
+    waiting_list_add,
     waiting_list_entry_end,
     waiting_list_notify_now,
 )
-from ympa.booking.staff_forms import CancelForm, StatsForm, WaitingEndForm
+from ympa.booking.staff_forms import CancelForm, StatsForm, WaitingAddForm, WaitingEndForm
 from ympa.booking.staff_selectors import (
     BookingStats,
     StatsRow,
@@ -192,6 +194,21 @@ def day_cancel(request: StaffRequest, booking_id: UUID) -> HttpResponse:
 @staff_view(right=Right.MANAGE_BOOKINGS)
 @require_GET
 def waiting_list(request: StaffRequest) -> HttpResponse:
+    return _waiting_page(request, WaitingAddForm(types=_waiting_types(request)))
+
+
+def _waiting_types(request: StaffRequest) -> list[tuple[int, str]]:
+    """The unit's public appointment types: the ones a waiting list's message can send someone to book."""
+    return list(
+        AppointmentType.objects.filter(
+            care_unit_id=request.assignment.care_unit_id, active=True, audience=Audience.PUBLIC
+        )
+        .order_by("name")
+        .values_list("pk", "name")
+    )
+
+
+def _waiting_page(request: StaffRequest, add_form: WaitingAddForm, *, status: int = 200) -> HttpResponse:
     lists = waiting_lists(actor=request.actor)
     # Read rows for the registered patients shown; an identity no patient has is not in the record.
     patient_access_many(
@@ -202,8 +219,34 @@ def waiting_list(request: StaffRequest) -> HttpResponse:
     return render(
         request,
         "booking/staff/waiting.html",
-        {"lists": lists, "now": timezone.now(), "end_form": WaitingEndForm()},
+        {"lists": lists, "now": timezone.now(), "end_form": WaitingEndForm(), "add_form": add_form},
+        status=status,
     )
+
+
+@returns_patient_data
+@staff_view(right=Right.MANAGE_BOOKINGS)
+@require_POST
+def waiting_add(request: StaffRequest) -> HttpResponse:
+    form = WaitingAddForm(request.POST, types=_waiting_types(request))
+    if form.is_valid():
+        kind = AppointmentType.objects.get(pk=form.cleaned_data["appointment_type"])
+        try:
+            waiting_list_add(
+                actor=request.actor,
+                appointment_type=kind,
+                identifier=form.cleaned_data["identifier"],
+                contact=Contact(phone=form.cleaned_data["phone"], email=form.cleaned_data["email"]),
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        except ConflictError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("%(type)s: added to the waiting list.") % {"type": kind.name})
+            return redirect("booking:waiting_list")
+    return _waiting_page(request, form, status=400)
 
 
 @returns_patient_data

@@ -163,6 +163,19 @@ def calls() -> dict[str, tuple[Any, ...]]:
         "booking:waiting_list": (
             Call("GET", lambda r: _waiting(r) and reverse("booking:waiting_list"), 200),
         ),
+        "booking:waiting_add": (
+            Call(
+                "POST",
+                lambda r: reverse("booking:waiting_add"),
+                302,
+                Action.CREATE,
+                lambda r: {
+                    "appointment_type": _waiting(r).appointment_type_id,
+                    "identifier": r.patient.identifier,
+                    "email": "tolvan@example.se",
+                },
+            ),
+        ),
         "booking:waiting_end": (
             Call(
                 "POST",

@@ -189,3 +189,42 @@ def test_another_units_staff_and_those_without_the_right_see_and_change_nothing(
     assert entry.ended_at is None and entry.notified_at is None
     assert not Message.objects.exists()
     assert not AuditEvent.objects.filter(object_type="booking.waiting_list").exists()
+
+
+def test_reception_puts_a_caller_on_the_list(
+    receptionist_a: User, citizen: Patient, appointment_type: AppointmentType
+) -> None:
+    client = staff_client(receptionist_a)
+    url = reverse("booking:waiting_add")
+    base = {"appointment_type": appointment_type.pk, "identifier": "19121212-1212"}
+
+    wrong = client.post(url, {**base, "identifier": "19121212-1213", "phone": "0701234567"})
+    no_contact = client.post(url, base)
+
+    assert wrong.status_code == no_contact.status_code == 400
+    assert "check digit" in wrong.content.decode()
+    assert "Enter a mobile number or an e-mail address" in no_contact.content.decode()
+    assert not WaitingListEntry.objects.exists()
+
+    added = client.post(url, {**base, "phone": "070-123 45 67"}, follow=True)
+    again = client.post(url, {**base, "email": "tolvan@example.se"}, follow=True)
+
+    assert "Vaccination: added to the waiting list." in added.content.decode()
+    entry = WaitingListEntry.objects.get()
+    assert entry.identity == "191212121212" and entry.appointment_type == appointment_type
+    # Adding again updates the one open entry.
+    assert entry.contact_email == "tolvan@example.se" and entry.contact_phone == ""
+    assert "tolvan@example.se" in again.content.decode()
+    logged = AuditEvent.objects.filter(object_type="booking.waiting_list", action=Action.CREATE)
+    assert [e.patient_id for e in logged] == [citizen.pk, citizen.pk]
+
+
+def test_another_units_staff_cannot_put_anyone_on_this_units_list(
+    nurse_b: User, appointment_type: AppointmentType
+) -> None:
+    page = staff_client(nurse_b).post(
+        reverse("booking:waiting_add"),
+        {"appointment_type": appointment_type.pk, "identifier": "19121212-1212", "phone": "0701234567"},
+    )
+    assert page.status_code == 400
+    assert not WaitingListEntry.objects.exists()
