@@ -12,7 +12,7 @@ from django.db.models.functions import TruncDate, TruncWeek
 from django.utils import timezone
 
 from ympa.booking.models import AppointmentType, Booking, BookingStatus, Slot, WaitingListEntry
-from ympa.booking.services import bookable_free
+from ympa.booking.services import BOOKED_SINCE, bookable_free
 from ympa.core.actor import Actor
 from ympa.patients.models import Patient
 
@@ -210,6 +210,11 @@ def _periods(start: date, end: date, weekly: bool) -> list[date]:
 # --- waiting list -------------------------------------------------------------------------------------
 
 
+def _identity_display(value: str) -> str:
+    """YYYYMMDD-NNNN for a personnummer or samordningsnummer, as the journal shows them."""
+    return f"{value[:8]}-{value[8:]}" if len(value) == 12 and value.isdigit() else value
+
+
 @dataclass(frozen=True)
 class Waiting:
     """An open waiting-list entry as the unit's staff see it. `patient` is the registered patient with the
@@ -223,8 +228,7 @@ class Waiting:
 
     @property
     def identity_display(self) -> str:
-        value = self.entry.identity
-        return f"{value[:8]}-{value[8:]}" if len(value) == 12 and value.isdigit() else value
+        return _identity_display(self.entry.identity)
 
     @property
     def contact_hidden(self) -> bool:
@@ -257,7 +261,7 @@ def waiting_lists(*, actor: Actor, now: datetime | None = None) -> list[WaitingF
     if not entries:
         return []
     identities = {entry.identity for entry in entries}
-    patients = {p.identifier: p for p in Patient.objects.filter(identifier__in=identities)}
+    patients = _patients_with(entries)
     # The bookings of each (identity, type) made since the oldest entry joined; each entry takes its own.
     booked: dict[tuple[str, int], list[datetime]] = {}
     for identifier, kind_id, created in (
@@ -300,6 +304,50 @@ def waiting_lists(*, actor: Actor, now: datetime | None = None) -> list[WaitingF
             )
         )
     return lists
+
+
+# How far back the waiting-list page shows who was taken off the lists, and at most how many.
+ENDED_SHOWN_DAYS = 14
+ENDED_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A waiting-list entry ended recently: by whom (None: automatically, see `booked_since`) and why."""
+
+    entry: WaitingListEntry
+    patient: Patient | None
+
+    @property
+    def identity_display(self) -> str:
+        return _identity_display(self.entry.identity)
+
+    @property
+    def booked_since(self) -> bool:
+        return self.entry.end_reason == BOOKED_SINCE and self.entry.ended_by_id is None
+
+
+def waiting_ended(*, actor: Actor, now: datetime | None = None) -> list[Ended]:
+    """The unit's entries taken off a waiting list in the last `ENDED_SHOWN_DAYS` days, newest first, so that
+    no one leaves a list unseen. Two queries."""
+    unit_id = _unit_id(actor)
+    if unit_id is None:
+        return []
+    since = (now or timezone.now()) - timedelta(days=ENDED_SHOWN_DAYS)
+    entries = list(
+        WaitingListEntry.objects.filter(care_unit_id=unit_id, ended_at__gte=since)
+        .select_related("appointment_type", "ended_by")
+        .order_by("-ended_at")[:ENDED_SHOWN]
+    )
+    patients = _patients_with(entries)
+    return [Ended(entry=entry, patient=patients.get(entry.identity)) for entry in entries]
+
+
+def _patients_with(entries: list[WaitingListEntry]) -> dict[str, Patient]:
+    """The registered patients with the entries' identities, by identifier (one query)."""
+    if not entries:
+        return {}
+    return {p.identifier: p for p in Patient.objects.filter(identifier__in={e.identity for e in entries})}
 
 
 def waiting_entry_for_staff(*, actor: Actor, entry_id: UUID) -> WaitingListEntry | None:

@@ -36,6 +36,7 @@ from ympa.booking.services import (
 )
 from ympa.booking.staff_forms import CancelForm, StatsForm, WaitingAddForm, WaitingEndForm
 from ympa.booking.staff_selectors import (
+    ENDED_SHOWN_DAYS,
     BookingStats,
     StatsRow,
     booking_for_staff,
@@ -44,6 +45,7 @@ from ympa.booking.staff_selectors import (
     day_bookings,
     day_bounds,
     rebook_choices,
+    waiting_ended,
     waiting_entry_for_staff,
     waiting_lists,
 )
@@ -210,18 +212,23 @@ def _waiting_types(request: StaffRequest) -> list[tuple[int, str]]:
 
 def _waiting_page(request: StaffRequest, add_form: WaitingAddForm, *, status: int = 200) -> HttpResponse:
     lists = waiting_lists(actor=request.actor)
+    ended = waiting_ended(actor=request.actor)
     # Read rows for the registered patients shown; an identity no patient has is not in the record.
+    shown = [w.patient for kind in lists for w in kind.waiting] + [e.patient for e in ended]
     patient_access_many(
         actor=request.actor,
-        patients=[w.patient for kind in lists for w in kind.waiting if w.patient is not None],
+        patients=[patient for patient in shown if patient is not None],
         object_type="booking.waiting_list",
     )
-    return render(
-        request,
-        "booking/staff/waiting.html",
-        {"lists": lists, "now": timezone.now(), "end_form": WaitingEndForm(), "add_form": add_form},
-        status=status,
-    )
+    context = {
+        "lists": lists,
+        "ended": ended,
+        "ended_days": ENDED_SHOWN_DAYS,
+        "now": timezone.now(),
+        "end_form": WaitingEndForm(),
+        "add_form": add_form,
+    }
+    return render(request, "booking/staff/waiting.html", context, status=status)
 
 
 @returns_patient_data

@@ -17,7 +17,7 @@ from conftest import actor_of, make_staff, staff_client
 from ympa.access.models import Action, AuditEvent
 from ympa.authn.models import User
 from ympa.booking.models import AppointmentType, Booking, Slot, WaitingListEntry
-from ympa.booking.services import Contact, waiting_list_join
+from ympa.booking.services import Contact, waiting_list_join, waiting_list_notify
 from ympa.core.actor import Actor
 from ympa.notify.models import Message
 from ympa.orgs.models import CareUnit
@@ -228,3 +228,36 @@ def test_another_units_staff_cannot_put_anyone_on_this_units_list(
     )
     assert page.status_code == 400
     assert not WaitingListEntry.objects.exists()
+
+
+def test_who_left_a_list_lately_is_shown_with_by_whom_and_why(
+    receptionist_a: User,
+    citizen: Patient,
+    appointment_type: AppointmentType,
+    make_slots: Callable[..., list[Slot]],
+) -> None:
+    slots = make_slots(2)
+    join(appointment_type, citizen.identifier, email="t@example.se")
+    Slot.objects.filter(pk=slots[0].pk).update(booked=True)
+    Booking.objects.create(
+        slot=slots[0],
+        care_unit=slots[0].care_unit,
+        appointment_type=appointment_type,
+        patient=citizen,
+        channel="public",
+        token_hash=secrets.token_hex(32),
+    )
+    other = join(appointment_type, "194910172398", email="v@example.se")
+    waiting_list_notify(appointment_type=appointment_type)
+    client = staff_client(receptionist_a)
+    client.post(reverse("booking:waiting_end", args=[other.pk]), {"reason": "Vill inte längre"})
+
+    html = client.get(reverse(PAGE)).content.decode()
+
+    ended = html[html.index('data-testid="waiting-ended"') :]
+    assert "Taken off a list in the last 14 days: 2" in ended
+    tolvan_row = ended[ended.index("Tolvan Tolvansson") :]
+    assert "automatically" in tolvan_row and "Has booked a time of the type since joining" in tolvan_row
+    other_row = ended[ended.index(f'data-ended="{other.pk}"') :]
+    assert "Vill inte längre" in other_row and receptionist_a.get_full_name() in other_row
+    assert "No one is on the waiting list." in html
