@@ -35,6 +35,19 @@ def join(kind: AppointmentType, identity: str, **contact: str) -> WaitingListEnt
     )
 
 
+def book(slot: Slot, patient: Patient) -> Booking:
+    """The patient's booking of the slot, made directly: how it was booked is not tested here."""
+    Slot.objects.filter(pk=slot.pk).update(booked=True)
+    return Booking.objects.create(
+        slot=slot,
+        care_unit=slot.care_unit,
+        appointment_type=slot.appointment_type,
+        patient=patient,
+        channel="public",
+        token_hash=secrets.token_hex(32),
+    )
+
+
 @pytest.fixture
 def protected(nurse_a: User) -> Patient:
     return patient_register(
@@ -59,15 +72,7 @@ def test_the_list_per_type_oldest_first_with_free_times_and_what_happened(
     join(appointment_type, "194910172398", email="okand@example.se")
     slots = make_slots(3)
     # Tolvan booked a time of the type after joining.
-    Slot.objects.filter(pk=slots[0].pk).update(booked=True)
-    Booking.objects.create(
-        slot=slots[0],
-        care_unit=slots[0].care_unit,
-        appointment_type=appointment_type,
-        patient=citizen,
-        channel="public",
-        token_hash=secrets.token_hex(32),
-    )
+    book(slots[0], citizen)
 
     page = staff_client(receptionist_a).get(reverse(PAGE))
 
@@ -238,15 +243,7 @@ def test_who_left_a_list_lately_is_shown_with_by_whom_and_why(
 ) -> None:
     slots = make_slots(2)
     join(appointment_type, citizen.identifier, email="t@example.se")
-    Slot.objects.filter(pk=slots[0].pk).update(booked=True)
-    Booking.objects.create(
-        slot=slots[0],
-        care_unit=slots[0].care_unit,
-        appointment_type=appointment_type,
-        patient=citizen,
-        channel="public",
-        token_hash=secrets.token_hex(32),
-    )
+    book(slots[0], citizen)
     other = join(appointment_type, "194910172398", email="v@example.se")
     waiting_list_notify(appointment_type=appointment_type)
     client = staff_client(receptionist_a)
